@@ -1,0 +1,178 @@
+"""Tests for the embedded synthetic dialogue-summarization corpus."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.data.synthetic import embedded_splits, generate_dialogues
+
+_TURN = re.compile(r"^#Person\d#: .+")
+_SPEAKER = re.compile(r"#Person\d#")
+_MASKS = ("#PhoneNumber#", "#Address#", "#DateOfBirth#", "#Email#")
+# Particles and copula endings stripped from summary tokens, longest first.
+_SUFFIXES = sorted(
+    (
+        "으로",
+        "로",
+        "에게",
+        "에서",
+        "에는",
+        "까지",
+        "이라",
+        "라",
+        "과",
+        "와",
+        "을",
+        "를",
+        "은",
+        "는",
+        "이",
+        "가",
+        "에",
+        "씩",
+        "도",
+        "이다",
+    ),
+    key=len,
+    reverse=True,
+)
+
+
+def _strip(token: str) -> str:
+    token = token.strip(".,")
+    for suffix in _SUFFIXES:
+        if token.endswith(suffix) and len(token) > len(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, str]]:
+    return generate_dialogues(3000, seed=0)
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict[str, list[dict[str, str]]]:
+    return embedded_splits(train_size=600, eval_size=100, seed=3)
+
+
+def test_deterministic_for_seed() -> None:
+    assert generate_dialogues(50, seed=7) == generate_dialogues(50, seed=7)
+    assert generate_dialogues(50, seed=7) != generate_dialogues(50, seed=8)
+
+
+def test_deterministic_across_processes() -> None:
+    code = (
+        "from toolkit.data.synthetic import embedded_splits;"
+        "s = embedded_splits(30, 5, seed=1);"
+        "print(repr([r['dialogue'] + r['summary'] for v in s.values() for r in v]))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout
+        for hash_seed in (1, 2)
+    ]
+    assert runs[0] == runs[1]
+    local = embedded_splits(30, 5, seed=1)
+    assert runs[0].strip() == repr(
+        [r["dialogue"] + r["summary"] for v in local.values() for r in v]
+    )
+
+
+def test_row_schema_and_fnames(rows: list[dict[str, str]]) -> None:
+    assert len(rows) == 3000
+    assert [row["fname"] for row in rows] == [f"train_{i}" for i in range(3000)]
+    assert all(set(row) == {"fname", "dialogue", "summary", "topic"} for row in rows)
+    assert generate_dialogues(3, seed=0, prefix="x")[2]["fname"] == "x_2"
+
+
+def test_splits_sizes_prefixes_and_disjoint(splits: dict[str, list[dict[str, str]]]) -> None:
+    assert list(splits) == ["train", "validation", "test"]
+    for name, prefix, size in (
+        ("train", "train", 600),
+        ("validation", "dev", 100),
+        ("test", "test", 100),
+    ):
+        assert [row["fname"] for row in splits[name]] == [f"{prefix}_{i}" for i in range(size)]
+    train, dev, test = ({row["dialogue"] for row in split} for split in splits.values())
+    assert not train & dev and not train & test and not dev & test
+    assert splits["train"] == generate_dialogues(600, seed=3)
+
+
+def test_default_splits() -> None:
+    splits = embedded_splits()
+    assert [len(rows) for rows in splits.values()] == [3000, 200, 200]
+
+
+def test_dialogue_format(rows: list[dict[str, str]]) -> None:
+    for row in rows:
+        lines = row["dialogue"].split("\n")
+        assert 4 <= len(lines) <= 10, row["dialogue"]
+        assert all(_TURN.match(line) for line in lines), row["dialogue"]
+        assert lines[0].startswith("#Person1#: ")
+    assert any("#Person3#" in row["dialogue"] for row in rows)
+
+
+def test_unique_dialogues_and_moderate_lengths(rows: list[dict[str, str]]) -> None:
+    assert len({row["dialogue"] for row in rows}) == len(rows)
+    dialogue_lengths = [len(row["dialogue"].split()) for row in rows]
+    summary_lengths = [len(row["summary"].split()) for row in rows]
+    assert 35 <= sum(dialogue_lengths) / len(rows) <= 120 and max(dialogue_lengths) <= 150
+    assert 8 <= sum(summary_lengths) / len(rows) <= 25 and max(summary_lengths) <= 30
+
+
+def test_summaries_refer_to_speakers(rows: list[dict[str, str]]) -> None:
+    for row in rows:
+        assert row["summary"].strip()
+        tags = _SPEAKER.findall(row["summary"])
+        assert tags, row["summary"]
+        assert all(tag in row["dialogue"] for tag in tags), row
+
+
+def test_masked_entities_present(rows: list[dict[str, str]]) -> None:
+    for mask in _MASKS:
+        assert sum(mask in row["dialogue"] for row in rows) >= 30, mask
+
+
+def test_topics(rows: list[dict[str, str]]) -> None:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["topic"]] = counts.get(row["topic"], 0) + 1
+    assert len(counts) >= 12
+    assert min(counts.values()) >= 100
+
+
+def test_slot_values_are_copied_from_dialogue(rows: list[dict[str, str]]) -> None:
+    """Numbers, times, dates and prices in a summary all appear in its dialogue."""
+    for row in rows:
+        for token in row["summary"].split():
+            if re.search(r"\d", token) and not _SPEAKER.fullmatch(token.strip(".,")):
+                assert _strip(token) in row["dialogue"], (token, row)
+
+
+def test_summary_is_dialogue_content_plus_closed_template(rows: list[dict[str, str]]) -> None:
+    """Summary words missing from the dialogue come from a small fixed template vocabulary."""
+    template_words: set[str] = set()
+    all_words: set[str] = set()
+    coverage = []
+    for row in rows:
+        tokens = [_strip(token) for token in row["summary"].split()]
+        missing = [token for token in tokens if token not in row["dialogue"]]
+        template_words.update(missing)
+        all_words.update(tokens)
+        coverage.append(1 - len(missing) / len(tokens))
+    assert len(template_words) <= 150
+    assert len(all_words) >= 3 * len(template_words)
+    assert sum(coverage) / len(coverage) >= 0.6

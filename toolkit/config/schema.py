@@ -1,0 +1,219 @@
+"""The typed schema: every key, its type, its default and its meaning, defined once.
+
+Each section is a dataclass; ``help`` metadata is the single source for `toolkit config show`
+and the README's reference table. Checks beyond the type live in ``check`` and name the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+ARCHITECTURES = ("bart", "kobart", "t5", "mt5", "gpt2", "kogpt2")
+PRESETS = ("tiny", "small", "base")
+
+
+def opt(default: Any, help: str, **checks: Any) -> Any:
+    """A schema field: default, one-line meaning, optional bounds (ge, gt, le, choices)."""
+    meta = {"help": help, **checks}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class General:
+    seed: int = opt(42, "Seed for Python, NumPy, torch and the data order.", ge=0)
+    output_dir: str = opt("outputs", "Parent of the run directories.")
+    log_level: str = opt("info", "Console log level.", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass
+class Meta:
+    experiment_name: str = opt("dialogue_summarization", "Run name; the run dir is <name>_<time>.")
+    description: str = opt("", "Free text recorded with the run.")
+    tags: list[str] = opt([], "Labels recorded with the run and sent to W&B.")
+
+
+@dataclass
+class Model:
+    architecture: str = opt("bart", "Model family.", choices=ARCHITECTURES)
+    checkpoint: str | None = opt(
+        None, "Hub id or local directory to fine-tune; null builds `preset` from scratch."
+    )
+    preset: str = opt("tiny", "From-scratch size when checkpoint is null.", choices=PRESETS)
+    gradient_checkpointing: bool = opt(False, "Trade compute for activation memory.")
+    dropout: float | None = opt(None, "Override the model's dropout.", ge=0.0, le=1.0)
+
+
+@dataclass
+class Tokenizer:
+    path: str | None = opt(
+        None, "Tokenizer directory or hub id; null uses the checkpoint's, or trains one."
+    )
+    algorithm: str = opt("bpe", "Algorithm when training a tokenizer.", choices=("bpe", "unigram"))
+    vocab_size: int = opt(4000, "Vocabulary size when training a tokenizer.", ge=100)
+    max_source_length: int = opt(512, "Dialogue tokens kept (longer dialogues are truncated).", ge=8)
+    max_target_length: int = opt(128, "Summary tokens kept.", ge=4)
+    extra_special_tokens: list[str] = opt(
+        [], "Tokens kept whole besides speaker tags and masked entities (e.g. #Address#)."
+    )
+
+
+@dataclass
+class Data:
+    train_path: str | None = opt("embedded", "Training file, HF dataset dir, or `embedded`.")
+    validation_path: str | None = opt("embedded", "Validation file, or `embedded`, or null.")
+    test_path: str | None = opt(None, "Test file (optional), or `embedded`.")
+    format: str = opt(
+        "auto", "Reader; auto uses the extension.", choices=("auto", "csv", "jsonl", "parquet", "hf")
+    )
+    id_column: str = opt("fname", "Column with the example id.")
+    dialogue_column: str = opt("dialogue", "Column with the dialogue.")
+    summary_column: str = opt("summary", "Column with the reference summary.")
+    max_train_samples: int | None = opt(None, "Keep only the first N training rows.", ge=1)
+    max_eval_samples: int | None = opt(None, "Keep only the first N validation rows.", ge=1)
+    embedded_train_size: int = opt(3000, "Examples the embedded corpus generates for train.", ge=1)
+    embedded_eval_size: int = opt(200, "Examples for validation and test each.", ge=1)
+    cache_dir: str | None = opt(None, "Tokenization cache; null uses ~/.cache/toolkit.")
+    num_proc: int | None = opt(None, "Processes for tokenization (datasets.map).", ge=1)
+
+
+@dataclass
+class Training:
+    num_train_epochs: float = opt(3, "Epochs when max_steps <= 0.", gt=0)
+    max_steps: int = opt(-1, "Optimizer steps; > 0 overrides num_train_epochs.")
+    per_device_train_batch_size: int = opt(16, "Micro-batch per process.", ge=1)
+    per_device_eval_batch_size: int = opt(32, "Generation batch per process.", ge=1)
+    gradient_accumulation_steps: int = opt(1, "Micro-batches per optimizer step.", ge=1)
+    learning_rate: float = opt(5e-5, "Peak learning rate.", gt=0)
+    weight_decay: float = opt(0.01, "AdamW decay (not on biases and norms).", ge=0)
+    adam_beta1: float = opt(0.9, "AdamW beta1.", ge=0, le=1)
+    adam_beta2: float = opt(0.999, "AdamW beta2.", ge=0, le=1)
+    adam_epsilon: float = opt(1e-8, "AdamW epsilon.", gt=0)
+    max_grad_norm: float = opt(1.0, "Clip gradients to this norm; 0 disables.", ge=0)
+    lr_scheduler_type: str = opt(
+        "linear", "Schedule after warmup.", choices=("linear", "cosine", "constant")
+    )
+    warmup_steps: int = opt(0, "Warmup in optimizer steps (wins over warmup_ratio).", ge=0)
+    warmup_ratio: float = opt(0.0, "Warmup as a fraction of the optimizer steps.", ge=0, le=1)
+    mixed_precision: str = opt(
+        "auto", "auto picks bf16/fp16 on GPUs, no on CPU.", choices=("auto", "no", "fp16", "bf16")
+    )
+    logging_steps: int = opt(10, "Log train metrics every N optimizer steps.", ge=1)
+    eval_strategy: str = opt("epoch", "When to evaluate.", choices=("no", "steps", "epoch"))
+    eval_steps: int = opt(0, "Evaluate every N optimizer steps (eval_strategy steps).", ge=0)
+    save_steps: int = opt(0, "Checkpoint every N optimizer steps; 0: at epoch ends only.", ge=0)
+    metric_for_best_model: str = opt("rouge_combined_f1", "Eval metric that picks best/.")
+    greater_is_better: bool = opt(True, "Direction of metric_for_best_model.")
+    group_by_length: bool = opt(True, "Batch examples of similar length (less padding).")
+    dataloader_num_workers: int = opt(0, "Data loader worker processes.", ge=0)
+    torch_compile: bool = opt(False, "Compile the model with torch.compile.")
+    auto_find_batch_size: bool = opt(
+        False, "Halve the micro-batch on out-of-memory, raising accumulation to keep the global batch."
+    )
+
+
+@dataclass
+class Generation:
+    max_new_tokens: int = opt(64, "Summary tokens generated at most.", ge=1)
+    min_new_tokens: int = opt(0, "Summary tokens generated at least.", ge=0)
+    num_beams: int = opt(4, "Beam width; 1 is greedy.", ge=1)
+    length_penalty: float = opt(1.0, "Beam length penalty.")
+    no_repeat_ngram_size: int = opt(0, "Forbid repeating n-grams of this size.", ge=0)
+    early_stopping: bool = opt(True, "Stop beams when all have finished.")
+    repetition_penalty: float = opt(1.0, "Penalty on repeated tokens.", gt=0)
+
+
+@dataclass
+class Evaluation:
+    rouge_tokenizer: str = opt(
+        "auto", "ROUGE tokens: auto, whitespace, kiwi (Korean morphemes), latin.",
+        choices=("auto", "whitespace", "kiwi", "latin"),
+    )
+    multi_reference: str = opt("mean", "Several references: mean (competition) or max.",
+                               choices=("mean", "max"))
+    num_samples_to_log: int = opt(5, "Prediction samples passed to on_evaluate.", ge=0)
+    save_predictions: bool = opt(True, "Write predictions.csv at the best evaluation.")
+
+
+@dataclass
+class Checkpoint:
+    save_total_limit: int | None = opt(3, "Checkpoints kept (the best and newest always).", ge=1)
+    resume: str | None = opt(None, "null, `auto`, or a checkpoint directory.")
+
+
+@dataclass
+class Tracking:
+    enabled: bool = opt(True, "Record the run in the experiment database.")
+    db_path: str = opt("experiments/toolkit.db", "SQLite database of runs and models.")
+    register_model: bool = opt(True, "Register best/ in the model registry at the end.")
+    register_min_metric: float | None = opt(None, "Register only at or above this metric value.")
+    model_name: str | None = opt(None, "Registry name; null uses the experiment name.")
+
+
+@dataclass
+class Wandb:
+    enabled: bool = opt(False, "Log to Weights & Biases.")
+    project: str = opt("dialogue-summarization", "W&B project.")
+    entity: str | None = opt(None, "W&B entity (team or user).")
+    name: str | None = opt(None, "Run name; null uses the run directory's name.")
+    group: str | None = opt(None, "Run group.")
+    tags: list[str] = opt([], "Extra W&B tags (meta.tags are added).")
+    mode: str = opt("online", "online, offline or disabled.", choices=("online", "offline", "disabled"))
+    log_predictions: bool = opt(True, "Log a table of prediction samples at each evaluation.")
+    log_model: bool = opt(False, "Upload best/ as a model artifact at the end.")
+
+
+DEFAULT_CALLBACKS = ["progress", "log_file", "metrics_history", "nan_guard"]
+
+SECTIONS: dict[str, type] = {
+    "general": General,
+    "meta": Meta,
+    "model": Model,
+    "tokenizer": Tokenizer,
+    "data": Data,
+    "training": Training,
+    "generation": Generation,
+    "evaluation": Evaluation,
+    "checkpoint": Checkpoint,
+    "tracking": Tracking,
+    "wandb": Wandb,
+}
+# Top-level keys that are not sections of scalar keys.
+LIST_KEYS = {"callbacks": DEFAULT_CALLBACKS}
+FILE_ONLY_KEYS = {"inherit"}
+
+
+@dataclass
+class Config:
+    """The validated, typed configuration; built from the nested dict users edit."""
+
+    general: General
+    meta: Meta
+    model: Model
+    tokenizer: Tokenizer
+    data: Data
+    training: Training
+    generation: Generation
+    evaluation: Evaluation
+    checkpoint: Checkpoint
+    tracking: Tracking
+    wandb: Wandb
+    callbacks: list[Any]
+
+
+def section_fields(section: str) -> dict[str, Any]:
+    return {f.name: f for f in fields(SECTIONS[section])}
+
+
+def defaults() -> dict[str, Any]:
+    """The built-in defaults as the nested dict users see."""
+    out: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        out[name] = {}
+        for f in fields(cls):
+            out[name][f.name] = f.default_factory() if f.default is MISSING else f.default
+    out["callbacks"] = list(DEFAULT_CALLBACKS)
+    return out
+

@@ -1,0 +1,1 @@
+"""Readers, preprocessing, the embedded corpus, tokenization, collators and samplers."""

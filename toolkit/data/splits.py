@@ -1,0 +1,62 @@
+"""Splits: rows read from a file or the embedded corpus, normalised, with their features."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import datasets
+
+from toolkit.data.preprocess import normalise
+from toolkit.data.readers import Columns, normalise_rows, read_rows
+from toolkit.data.synthetic import embedded_splits
+
+logger = logging.getLogger("toolkit")
+
+EMBEDDED = "embedded"
+EMBEDDED_SEED = 0  # the corpus stays the same when general.seed changes
+EMBEDDED_NAMES = {"train": "train", "validation": "validation", "test": "test"}
+
+
+@dataclass
+class DialogueSplit:
+    """One split: `rows` ({id, dialogue, references}) and, once built, token `features`."""
+
+    name: str
+    rows: list[dict]
+    source: str
+    dropped: int = 0
+    features: datasets.Dataset | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def references(self) -> list[list[str]]:
+        return [row["references"] for row in self.rows]
+
+    @property
+    def dialogues(self) -> list[str]:
+        return [row["dialogue"] for row in self.rows]
+
+
+def load_split(name: str, path: str, fmt: str, columns: Columns, limit: int | None = None,
+               embedded_sizes: tuple[int, int] = (3000, 200), need_summary: bool = True,
+               ) -> DialogueSplit:
+    """Read, normalise and (optionally) cut a split; empty rows are dropped and counted."""
+    if path == EMBEDDED:
+        rows = embedded_splits(*embedded_sizes, seed=EMBEDDED_SEED)[EMBEDDED_NAMES[name]]
+        source = f"embedded corpus ({name})"
+        raw = [{columns.id: r["fname"], columns.dialogue: r["dialogue"],
+                columns.summary: r["summary"]} for r in rows]
+    else:
+        raw, source = read_rows(path, fmt), path
+    kept, dropped = normalise_rows(raw, columns, source, need_summary)
+    for row in kept:
+        row["dialogue"] = normalise(row["dialogue"])
+        row["references"] = [normalise(r) for r in row["references"]]
+    if dropped:
+        logger.warning("%s: dropped %d row(s) with an empty dialogue or summary", source, dropped)
+    if limit is not None:
+        kept = kept[:limit]
+    return DialogueSplit(name, kept, source, dropped)

@@ -1,0 +1,165 @@
+"""The training loop, top to bottom. Everything it needs is built beforehand (engine/setup.py).
+
+One optimizer step = one accumulation window of micro-batches. The loss of every micro-batch is
+its summed token loss divided by the target tokens of the *whole window across all processes*,
+so accumulation and world size never change the gradient (the 2024 accumulation-loss bug).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+
+from toolkit.engine import checkpoint
+from toolkit.engine.state import TrainState
+from toolkit.events import Event, EventBus, RunContext, StopTraining
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopParts:
+    """What the loop works on; built by engine/setup.py from the config."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loader: torch.utils.data.DataLoader  # batch_sampler is an EpochBatchSampler
+    bus: EventBus
+    run: RunContext
+    state: TrainState
+    causal: bool
+    accumulation: int
+    max_grad_norm: float
+    logging_steps: int
+    eval_every: int  # optimizer steps; 0 = only at epoch ends (when evaluating at all)
+    eval_at_epoch_end: bool
+    save_every: int
+    save_total_limit: int | None
+    batches_per_epoch: int
+    evaluate: Callable[[], dict[str, float]]  # runs evaluation, updates best/, returns metrics
+    stop_requested: Callable[[], bool]  # a preemption signal arrived on this process
+
+
+def windows(batches: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    """Consecutive accumulation windows; the epoch's last one may be shorter."""
+    while window := list(itertools.islice(batches, size)):
+        yield window
+
+
+def target_tokens(labels: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Tokens that carry loss (decoder-only models predict position t+1 from t)."""
+    return (labels[:, 1:] != -100).sum() if causal else (labels != -100).sum()
+
+
+def sync_context(accelerator: Accelerator, model: torch.nn.Module, sync: bool):
+    """What `accelerator.accumulate` does, for windows whose length we decide ourselves."""
+    accelerator.gradient_state._set_sync_gradients(sync)
+    return contextlib.nullcontext() if sync else accelerator.no_sync(model)
+
+
+def agree(accelerator: Accelerator, flag: bool) -> bool:
+    """True on every process when it is true on any (one tiny all-reduce when distributed)."""
+    if accelerator.num_processes == 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
+    return bool(accelerator.reduce(value, reduction="sum").item() > 0)
+
+
+def train_loop(p: LoopParts) -> str:
+    """Train until max_steps, a stop request or a signal; returns completed or interrupted."""
+    acc, model, state, bus = p.accelerator, p.model, p.state, p.bus
+    device = acc.device
+    params = [q for q in model.parameters() if q.requires_grad]
+    log_loss = torch.zeros((), device=device)  # summed token loss since the last log
+    log_tokens = torch.zeros((), device=device)
+    bus.emit(Event.TRAIN_BEGIN, state, run=p.run)
+    model.train()
+    status = "completed"
+    while state.global_step < state.max_steps:
+        sampler = p.loader.batch_sampler
+        sampler.set_epoch(state.epoch, start_batch=state.batch_in_epoch)
+        if state.batch_in_epoch == 0:
+            bus.emit(Event.EPOCH_BEGIN, state)
+        batches = ({k: v.to(device, non_blocking=True) for k, v in b.items()} for b in p.loader)
+        for window in windows(batches, p.accumulation):
+            # tokens of the whole window on every process: the loss denominator
+            local_tokens = [target_tokens(b["labels"], p.causal) for b in window]
+            window_tokens = acc.reduce(torch.stack(local_tokens).sum().float(), reduction="sum")
+            scale = acc.num_processes * acc.gradient_accumulation_steps / window_tokens.clamp(min=1)
+            for index, (batch, tokens) in enumerate(zip(window, local_tokens)):
+                with sync_context(acc, model, sync=index == len(window) - 1):
+                    loss_sum = model(**batch).loss.float() * tokens
+                    acc.backward(loss_sum * scale)
+                log_loss += loss_sum.detach()
+            log_tokens += window_tokens
+            # the optimizer step (only here do DDP gradients synchronise)
+            grad_norm = acc.clip_grad_norm_(params, p.max_grad_norm) if p.max_grad_norm else None
+            p.optimizer.step()
+            p.scheduler.step()
+            p.optimizer.zero_grad(set_to_none=True)
+            state.global_step += 1
+            state.micro_step += len(window)
+            state.batch_in_epoch += len(window)
+            state.samples_seen += sum(len(b["labels"]) for b in window) * acc.num_processes
+            lr = p.scheduler.get_last_lr()[0]
+            try:
+                bus.emit(Event.STEP_END, state, lr=lr)
+                # logging: the only place a step reads values back to the host
+                if state.global_step % p.logging_steps == 0 or state.global_step == state.max_steps:
+                    total = acc.reduce(log_loss, reduction="sum") / log_tokens.clamp(min=1)
+                    epoch = state.epoch + state.batch_in_epoch / p.batches_per_epoch
+                    metrics = {"train/loss": total.item(), "train/learning_rate": lr,
+                               "train/epoch": round(epoch, 4)}
+                    if grad_norm is not None:
+                        metrics["train/grad_norm"] = float(grad_norm)
+                    state.last_metrics.update(metrics)
+                    log_loss.zero_()
+                    log_tokens.zero_()
+                    bus.emit(Event.LOG, state, metrics=metrics)
+                if p.eval_every and state.global_step % p.eval_every == 0:
+                    p.evaluate()
+                    model.train()
+            except StopTraining as request:
+                logger.info("Stopping: %s", request)
+                state.max_steps = state.global_step
+            if p.save_every and state.global_step % p.save_every == 0:
+                save(p)
+            if agree(acc, p.stop_requested()):
+                save(p)
+                return "interrupted"
+            if state.global_step >= state.max_steps:
+                break
+        else:
+            # the epoch ran out before max_steps
+            state.epoch += 1
+            state.batch_in_epoch = 0
+            try:
+                bus.emit(Event.EPOCH_END, state)
+                if p.eval_at_epoch_end:
+                    p.evaluate()
+                    model.train()
+            except StopTraining as request:
+                logger.info("Stopping: %s", request)
+                state.max_steps = state.global_step
+            save(p)
+            continue
+        break
+    return status
+
+
+def save(p: LoopParts) -> Path:
+    """Commit a checkpoint of this step (all ranks), then rotate old ones (main only)."""
+    directory = checkpoint.save(p.accelerator, p.run.run_dir, p.state)
+    if p.accelerator.is_main_process:
+        checkpoint.rotate(p.run.run_dir, p.save_total_limit, p.state.best_step)
+    p.bus.emit(Event.SAVE, p.state, checkpoint_dir=directory)
+    return directory

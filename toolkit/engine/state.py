@@ -1,0 +1,39 @@
+"""TrainState: everything about training progress that a checkpoint must carry to continue exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainState:
+    """Progress counters; only the loop mutates them, subscribers read them."""
+
+    epoch: int = 0  # current epoch, 0-based
+    global_step: int = 0  # optimizer steps taken
+    micro_step: int = 0  # forward/backward passes taken, across epochs
+    samples_seen: int = 0  # training examples consumed across all processes
+    batch_in_epoch: int = 0  # micro-batches consumed inside the current epoch (per process)
+    max_steps: int = 0  # total optimizer steps planned
+    best_metric: float | None = None
+    best_step: int | None = None
+    evals_since_improvement: int = 0  # the early-stopping patience counter
+    last_eval_step: int | None = None
+    config_hash: str = ""
+    world_size: int = 1
+    global_batch_size: int = 0
+    last_metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainState:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})

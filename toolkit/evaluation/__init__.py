@@ -1,0 +1,1 @@
+"""Evaluation: ROUGE scoring for dialogue summaries."""
