@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by accelerate launch / torchrun
@@ -41,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     except ToolkitError:
         raise
     except Exception as error:
-        where = f" (traceback in {trainer.run_dir / 'train.log'})" if trainer.run_dir else ""
+        where = ""
+        if trainer.run_dir is not None and trainer.accelerator.is_main_process:
+            log = trainer.run_dir / "train.log"
+            if "Traceback" not in (log.read_text(encoding="utf-8") if log.exists() else ""):
+                with log.open("a", encoding="utf-8") as handle:  # failed before the log file
+                    handle.write("".join(traceback.format_exception(error)))
+            where = f" (traceback in {log})"
         print(f"error: training failed: {type(error).__name__}: {error}{where}", file=sys.stderr)
         return EXIT_FAILED
     if trainer.accelerator.is_main_process:

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import fields
@@ -30,7 +31,7 @@ SEED_ENV = {
     "NUM_EPOCHS": "training.num_train_epochs",
 }
 ENV_PREFIX = "TOOLKIT_"
-SECRET_MARKERS = ("api_key", "token", "password", "secret")
+SECRET_KEY = re.compile(r"(^|_)(api_key|key|token|password|secret)$")
 
 Origins = dict[str, str]
 
@@ -272,6 +273,9 @@ def _validate_section(section: str, values: Any, problems: list[str]) -> None:
                 key, list(known), f"{section}.")
             problems.append(f"unknown key `{dotted}`{hint}")
             continue
+        choices = known[key].metadata.get("choices", ())
+        if isinstance(values[key], bool) and "no" in choices:
+            values[key] = "no" if values[key] is False else values[key]  # YAML 1.1 reads no as false
         ok, converted = coerce(values[key], hints[key])
         if not ok:
             problems.append(
@@ -356,8 +360,8 @@ def redact(config: dict[str, Any]) -> dict[str, Any]:
     """A copy with secret-looking values replaced by ***."""
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: "***" if any(m in str(k).lower() for m in SECRET_MARKERS) and v
-                    else walk(v) for k, v in node.items()}
+            return {k: "***" if SECRET_KEY.search(str(k).lower()) and v
+                    and not isinstance(v, (dict, list)) else walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node

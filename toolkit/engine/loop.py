@@ -79,8 +79,11 @@ def train_loop(p: LoopParts) -> str:
     acc, model, state, bus = p.accelerator, p.model, p.state, p.bus
     device = acc.device
     params = [q for q in model.parameters() if q.requires_grad]
-    log_loss = torch.zeros((), device=device)  # summed token loss since the last log
-    log_tokens = torch.zeros((), device=device)
+    # summed token loss (this rank's) and tokens (all ranks') since the last log; a resumed
+    # run restores the open window, its loss carried by the main process alone
+    log_loss = torch.tensor(state.pending_loss_sum if acc.is_main_process else 0.0,
+                            device=device)
+    log_tokens = torch.tensor(state.pending_tokens, device=device)
     bus.emit(Event.TRAIN_BEGIN, state, run=p.run)
     model.train()
     status = "completed"
@@ -132,9 +135,9 @@ def train_loop(p: LoopParts) -> str:
                 logger.info("Stopping: %s", request)
                 state.max_steps = state.global_step
             if p.save_every and state.global_step % p.save_every == 0:
-                save(p)
+                save(p, log_loss, log_tokens)
             if agree(acc, p.stop_requested()):
-                save(p)
+                save(p, log_loss, log_tokens)
                 return "interrupted"
             if state.global_step >= state.max_steps:
                 break
@@ -150,14 +153,16 @@ def train_loop(p: LoopParts) -> str:
             except StopTraining as request:
                 logger.info("Stopping: %s", request)
                 state.max_steps = state.global_step
-            save(p)
+            save(p, log_loss, log_tokens)
             continue
         break
     return status
 
 
-def save(p: LoopParts) -> Path:
+def save(p: LoopParts, log_loss: torch.Tensor, log_tokens: torch.Tensor) -> Path:
     """Commit a checkpoint of this step (all ranks), then rotate old ones (main only)."""
+    p.state.pending_loss_sum = p.accelerator.reduce(log_loss.clone(), reduction="sum").item()
+    p.state.pending_tokens = log_tokens.item()
     directory = checkpoint.save(p.accelerator, p.run.run_dir, p.state)
     if p.accelerator.is_main_process:
         checkpoint.rotate(p.run.run_dir, p.save_total_limit, p.state.best_step)

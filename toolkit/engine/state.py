@@ -21,6 +21,9 @@ class TrainState:
     best_step: int | None = None
     evals_since_improvement: int = 0  # the early-stopping patience counter
     last_eval_step: int | None = None
+    # the logging window in progress (summed token loss, tokens), so a resumed run logs alike
+    pending_loss_sum: float = 0.0
+    pending_tokens: float = 0.0
     config_hash: str = ""
     world_size: int = 1
     global_batch_size: int = 0

@@ -264,7 +264,9 @@ class DialogueSummarizationTrainer:
             train.features, batch_sampler=sampler,
             collate_fn=TrainCollator(self.tokenizer.pad_token_id),
             num_workers=t.dataloader_num_workers, pin_memory=acc.device.type == "cuda",
-            persistent_workers=False)
+            # its own generator: creating an iterator must not draw from the global RNG, or
+            # a resumed run's dropout masks would differ from the uninterrupted run's
+            generator=torch.Generator().manual_seed(self.cfg.general.seed))
 
     # ------------------------------------------------------------------ evaluation
     def _eval_settings(self, show_progress: bool = True) -> EvalSettings:

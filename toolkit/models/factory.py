@@ -98,7 +98,7 @@ def scratch_model(architecture: str, preset: str, tokenizer: PreTrainedTokenizer
                             decoder_ffn_dim=ffn, max_position_embeddings=max_positions,
                             decoder_start_token_id=tokenizer.eos_token_id,
                             forced_bos_token_id=None, forced_eos_token_id=tokenizer.eos_token_id,
-                            scale_embedding=True, **ids)
+                            scale_embedding=False, **ids)
         return BartForConditionalGeneration(config)
     if architecture in ("t5", "mt5"):
         config = T5Config(vocab_size=vocab, d_model=d_model, d_kv=d_model // heads, d_ff=ffn,

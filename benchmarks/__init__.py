@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of the toolkit against Hugging Face baselines (see README.md)."""

@@ -1,0 +1,238 @@
+"""What every contender shares: the spec, data, tokenizer, features, model, loss and report.
+
+Setup (tokenizer training, tokenization) runs once in :func:`prepare`; each contender process
+loads its results, so no contender's timing ever includes it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum"
+DIALOGSUM_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl",
+                   "test": "dialogsum.test.jsonl"}
+EMBEDDED = "embedded"
+ARCHITECTURE, PRESET = "bart", "small"  # d_model 256, 3+3 layers, 4 heads, ffn 1024
+
+TRAIN_CONTENDERS = ("ours", "trainer", "trainer_grouped", "accelerate")
+PREDICT_CONTENDERS = ("predict_ours", "predict_trainer")
+LABELS = {"ours": "toolkit loop", "trainer": "Seq2SeqTrainer (defaults)",
+          "trainer_grouped": "Seq2SeqTrainer (group_by_length)",
+          "accelerate": "Accelerate loop (no_trainer example)",
+          "predict_ours": "toolkit predict", "predict_trainer": "Seq2SeqTrainer.predict"}
+
+
+@dataclass
+class Spec:
+    """The settings every contender shares; saved as <work>/spec.json."""
+
+    work: str
+    data: str = str(DEFAULT_DATA)  # a DialogSum folder, or `embedded`
+    steps: int = 60
+    batch_size: int = 16
+    learning_rate: float = 5e-4
+    max_source_length: int = 512
+    max_target_length: int = 128
+    vocab_size: int = 8000
+    seed: int = 42
+    logging_steps: int = 10  # the final train loss is the mean over the last window
+    heldout: int = 128  # validation examples for the held-out loss
+    predict_n: int = 64
+    predict_batch_size: int = 32
+    num_beams: int = 4
+    max_new_tokens: int = 64
+    embedded_train_size: int = 3000  # only when data is `embedded`
+
+    @property
+    def path(self) -> Path:
+        return Path(self.work)
+
+    def save(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / "spec.json"
+        target.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> Spec:
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def resolve_data(data: str | None) -> str:
+    """The DialogSum folder when it holds the three files, else the embedded corpus."""
+    folder = Path(data) if data and data != EMBEDDED else DEFAULT_DATA
+    if data != EMBEDDED and all((folder / name).is_file() for name in DIALOGSUM_FILES.values()):
+        return str(folder.resolve())
+    return EMBEDDED
+
+
+def split_path(spec: Spec, name: str) -> str:
+    """The file (or `embedded`) a split is read from, as the toolkit's data.* keys take it."""
+    return EMBEDDED if spec.data == EMBEDDED else str(Path(spec.data) / DIALOGSUM_FILES[name])
+
+
+def load_rows(spec: Spec, name: str, limit: int | None = None) -> list[dict]:
+    """Normalised rows ({id, dialogue, references}) exactly as the toolkit's trainer reads them."""
+    from toolkit.data.readers import Columns
+    from toolkit.data.splits import load_split
+
+    split = load_split(name, split_path(spec, name), "auto", Columns(), limit,
+                       (spec.embedded_train_size, max(spec.heldout, spec.predict_n)))
+    return split.rows
+
+
+def tokenizer_dir(spec: Spec) -> Path:
+    return spec.path / "tokenizer"
+
+
+def features_dir(spec: Spec, name: str) -> Path:
+    return spec.path / f"features-{name}"
+
+
+def feature_builder(spec: Spec, tokenizer):
+    from toolkit.data.features import FeatureBuilder
+
+    return FeatureBuilder(tokenizer, "seq2seq", spec.max_source_length, spec.max_target_length,
+                          add_bos=True)
+
+
+def prepare(spec: Spec) -> None:
+    """Train the shared tokenizer once (as the toolkit does) and tokenize train and held-out."""
+    from toolkit.data.preprocess import find_tags
+    from toolkit.models.factory import build_tokenizer, load_tokenizer
+
+    train = load_rows(spec, "train")
+    if tokenizer_dir(spec).is_dir():
+        tokenizer = load_tokenizer(str(tokenizer_dir(spec)))
+    else:
+        texts = [r["dialogue"] for r in train] + [r["references"][0] for r in train]
+        tokenizer = build_tokenizer(None, texts, find_tags(r["dialogue"] for r in train),
+                                    spec.vocab_size, "bpe", "seq2seq")
+        tokenizer.save_pretrained(tokenizer_dir(spec))
+    builder = feature_builder(spec, tokenizer)
+    for name, rows in (("train", train),
+                       ("heldout", load_rows(spec, "validation", spec.heldout))):
+        if not features_dir(spec, name).is_dir():
+            # the toolkit trainer's own cache folder: its run then skips tokenization
+            builder.build(rows, spec.path / "cache" / "features").save_to_disk(
+                features_dir(spec, name))
+
+
+def load_features(spec: Spec, name: str):
+    import datasets
+
+    return datasets.load_from_disk(str(features_dir(spec, name)))
+
+
+def scratch_model(spec: Spec, tokenizer) -> torch.nn.Module:
+    """The seeded from-scratch BART every training contender starts from (the toolkit's own)."""
+    from transformers import set_seed
+
+    from toolkit.models.factory import scratch_model as build
+
+    set_seed(spec.seed)
+    return build(ARCHITECTURE, PRESET, tokenizer,
+                 max_positions=spec.max_source_length + spec.max_target_length)
+
+
+def label_tokens(labels: torch.Tensor) -> int:
+    """Target tokens of a batch: labels that carry loss."""
+    return int((labels != -100).sum())
+
+
+@torch.inference_mode()
+def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int = 32) -> float:
+    """Token-weighted cross-entropy on the held-out features (the same code for everyone)."""
+    from toolkit.data.collator import TrainCollator
+
+    collate = TrainCollator(pad_id)
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    rows = features.select_columns(["input_ids", "labels"])
+    for start in range(0, len(rows), batch_size):
+        batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+        count = label_tokens(batch["labels"])
+        total += float(model(**batch).loss) * count
+        tokens += count
+    model.train(was_training)
+    return total / max(tokens, 1)
+
+
+def ours_target_tokens(spec: Spec, features) -> int:
+    """Target tokens the toolkit loop trains on in `spec.steps` steps, from its own sampler."""
+    from toolkit.data.sampler import EpochBatchSampler
+
+    lengths = features["length"][:]
+    labels = features["labels"][:]
+    sampler = EpochBatchSampler(lengths, spec.batch_size, seed=spec.seed, group_by_length=True)
+    total, steps, epoch = 0, 0, 0
+    while steps < spec.steps:
+        sampler.set_epoch(epoch)
+        for batch in sampler:
+            total += sum(len(labels[i]) for i in batch)
+            steps += 1
+            if steps == spec.steps:
+                break
+        epoch += 1
+    return total
+
+
+# --------------------------------------------------------------------------------- report
+def median(values: list[float]) -> float:
+    clean = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(clean) if clean else float("nan")
+
+
+def ratio_line(train_vs_trainer: float, train_vs_grouped: float, predict_vs_trainer: float,
+               ) -> str:
+    """The benchmark's last line: medians of per-round ratios ours/peer, two decimals."""
+    return (f"ratio train_vs_trainer={train_vs_trainer:.2f} "
+            f"train_vs_trainer_grouped={train_vs_grouped:.2f} "
+            f"predict_vs_trainer={predict_vs_trainer:.2f}")
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def train_table(summary: dict[str, dict]) -> str:
+    """Training: medians over rounds per contender, with ours/peer throughput ratios."""
+    head = (f"{'training contender':<38}{'samples/s':>10}{'tgt tok/s':>10}{'train loss':>11}"
+            f"{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}")
+    lines = [head, "-" * len(head)]
+    for name in TRAIN_CONTENDERS:
+        s = summary.get(name)
+        if s is None:
+            continue
+        ratio = "" if name == "ours" else _cell(s.get("ratio"), 2)
+        lines.append(f"{LABELS[name]:<38}{_cell(s['samples_per_s'], 2):>10}"
+                     f"{_cell(s['target_tokens_per_s'], 1):>10}{_cell(s['train_loss'], 4):>11}"
+                     f"{_cell(s['heldout_loss'], 4):>9}{_cell(s['peak_rss_mb'], 0):>12}"
+                     f"{ratio:>10}")
+    return "\n".join(lines)
+
+
+def predict_table(summary: dict[str, dict]) -> str:
+    """Prediction: dialogues/s, ROUGE x100 and peak RSS per contender, with ours/peer."""
+    head = (f"{'prediction contender':<38}{'dialog/s':>10}{'seconds':>9}{'R-1':>7}{'R-2':>7}"
+            f"{'R-L':>7}{'peak RSS MB':>12}{'ours/peer':>10}")
+    lines = [head, "-" * len(head)]
+    for name in PREDICT_CONTENDERS:
+        s = summary.get(name)
+        if s is None:
+            continue
+        ratio = "" if name == "predict_ours" else _cell(s.get("ratio"), 2)
+        rouge = s["rouge"]
+        lines.append(f"{LABELS[name]:<38}{_cell(s['dialogues_per_s'], 2):>10}"
+                     f"{_cell(s['seconds'], 1):>9}{100 * rouge['rouge1_f1']:>7.2f}"
+                     f"{100 * rouge['rouge2_f1']:>7.2f}{100 * rouge['rougeL_f1']:>7.2f}"
+                     f"{_cell(s['peak_rss_mb'], 0):>12}{ratio:>10}")
+    return "\n".join(lines)

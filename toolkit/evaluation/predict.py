@@ -1,0 +1,229 @@
+"""Prediction from a saved model directory: load, build prompts, generate sorted by length.
+
+The one place that turns a ``save_pretrained`` directory (model, tokenizer, generation_config)
+into something that generates; ``toolkit predict``, ``toolkit evaluate`` and the benchmarks
+all load through :func:`load_model_dir`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from toolkit.data.features import SEPARATOR, FeatureBuilder
+from toolkit.data.preprocess import normalise
+from toolkit.data.readers import Columns, normalise_rows, read_rows, reference_columns
+from toolkit.errors import DataError, ToolkitError
+from toolkit.evaluation.generate import generate_batches, shard_batches
+from toolkit.models.factory import load_tokenizer
+
+logger = logging.getLogger("toolkit")
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+# Model types whose prompts start with bos, as the trainer builds them (T5 has no bos).
+BOS_MODEL_TYPES = ("bart", "gpt2")
+GENERATION_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "length_penalty",
+                   "no_repeat_ngram_size", "early_stopping", "repetition_penalty", "do_sample")
+DEFAULT_MAX_NEW_TOKENS = 64
+DEFAULT_MAX_SOURCE_LENGTH = 512
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model directory and what generation needs to know about it."""
+
+    directory: Path
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    family: str  # seq2seq | causal
+    add_bos: bool
+    generation_config: GenerationConfig
+    max_source_length: int
+
+    @property
+    def causal(self) -> bool:
+        return self.family == "causal"
+
+
+def _run_config(directory: Path) -> dict[str, Any]:
+    """The training run's config.yaml when the model dir is a run's best/ or final/."""
+    path = directory.parent / "config.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _source_length(config, directory: Path, causal: bool, max_new_tokens: int) -> int:
+    """Dialogue tokens kept: the run's tokenizer.max_source_length, else what positions allow."""
+    section = _run_config(directory).get("tokenizer")
+    if isinstance(section, dict) and isinstance(section.get("max_source_length"), int):
+        return section["max_source_length"]
+    positions = getattr(config, "max_position_embeddings", None) or getattr(
+        config, "n_positions", None)
+    if not positions:
+        return DEFAULT_MAX_SOURCE_LENGTH
+    return max(8, positions - max_new_tokens) if causal else positions
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """The directory, if it holds a saved model (config.json and weights); else a ToolkitError."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ToolkitError(f"model directory {directory} does not exist; pass the best/ or "
+                           f"final/ directory of a training run as --model")
+    if not (directory / "config.json").is_file() or not any(
+            (directory / name).is_file() for name in WEIGHT_FILES):
+        raise ToolkitError(f"{directory} holds no saved model (config.json and "
+                           f"model.safetensors); pass the best/ or final/ directory of a run")
+    return directory
+
+
+def load_model_dir(path: str | Path, device: torch.device | str | None = None,
+                   max_source_length: int | None = None) -> ModelBundle:
+    """Model (seq2seq or causal by ``config.is_encoder_decoder``), tokenizer and generation
+    config from one ``save_pretrained`` directory, in eval mode on ``device``."""
+    directory = check_model_dir(path)
+    try:
+        config = AutoConfig.from_pretrained(directory)
+        causal = not config.is_encoder_decoder
+        auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
+        model = auto.from_pretrained(directory)
+    except (OSError, ValueError, KeyError) as error:
+        raise ToolkitError(f"cannot load the model in {directory} ({type(error).__name__}: "
+                           f"{error}); check that it is a complete save_pretrained dir") from None
+    tokenizer = load_tokenizer(str(directory))
+    if tokenizer.pad_token_id is None:
+        raise ToolkitError(f"the tokenizer in {directory} has no pad token; save the tokenizer "
+                           f"the model was trained with next to it")
+    if causal and SEPARATOR not in tokenizer.get_vocab():
+        raise ToolkitError(f"the tokenizer in {directory} lacks the {SEPARATOR} separator the "
+                           f"toolkit's decoder-only models are trained with")
+    generation = model.generation_config
+    max_new = generation.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+    model.to(device or "cpu").eval()
+    return ModelBundle(
+        directory=directory, model=model, tokenizer=tokenizer,
+        family="causal" if causal else "seq2seq",
+        add_bos=config.model_type in BOS_MODEL_TYPES, generation_config=generation,
+        max_source_length=max_source_length or _source_length(config, directory, causal,
+                                                              max_new))
+
+
+def generation_kwargs(bundle: ModelBundle, **overrides: Any) -> dict[str, Any]:
+    """The saved generation settings, with every override that is not None applied."""
+    saved = bundle.generation_config
+    kwargs = {key: getattr(saved, key) for key in GENERATION_KEYS
+              if getattr(saved, key, None) is not None}
+    kwargs.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+    kwargs.update({key: value for key, value in overrides.items() if value is not None})
+    if kwargs.get("num_beams", 1) == 1:  # beam-only settings would only raise warnings
+        kwargs.pop("length_penalty", None)
+        kwargs.pop("early_stopping", None)
+    return kwargs
+
+
+def prompt_features(bundle: ModelBundle, rows: list[dict], max_target_length: int = 128,
+                    ) -> datasets.Dataset:
+    """Token features of normalised rows ({dialogue, references}) as the trainer builds them."""
+    builder = FeatureBuilder(bundle.tokenizer, bundle.family, bundle.max_source_length,
+                             max_target_length, bundle.add_bos)
+    return builder.build(rows, cache_dir=None)
+
+
+def require_columns(rows: list[dict], source: str, needed: dict[str, str]) -> None:
+    """Raise a DataError naming the flag to fix when a column is missing ({column: flag})."""
+    keys = list(rows[0])
+    for column, flag in needed.items():
+        if column not in keys:
+            raise DataError(f"{source} has no `{column}` column (it has {', '.join(keys)}); "
+                            f"pass {flag} with the right name")
+
+
+def read_dialogues(path: str | Path, columns: Columns) -> tuple[list[str], list[dict | None]]:
+    """Every row's id and its normalised row (None where the dialogue is empty), in file order."""
+    raw = read_rows(path)
+    require_columns(raw, str(path), {columns.id: "--id-column",
+                                     columns.dialogue: "--dialogue-column"})
+    ids = [str(row.get(columns.id, "") or f"row_{i}") for i, row in enumerate(raw)]
+    present = [i for i, row in enumerate(raw) if str(row.get(columns.dialogue) or "").strip()]
+    if not present:
+        raise DataError(f"{path}: every row has an empty `{columns.dialogue}`; nothing to predict")
+    kept, _ = normalise_rows([raw[i] for i in present], columns, str(path), need_summary=False)
+    rows: list[dict | None] = [None] * len(raw)
+    for position, row in zip(present, kept):
+        row["dialogue"] = normalise(row["dialogue"])
+        rows[position] = row
+    if len(present) < len(raw):
+        logger.warning("%s: %d row(s) with an empty dialogue get an empty summary", path,
+                       len(raw) - len(present))
+    return ids, rows
+
+
+def read_references(path: str | Path, columns: Columns) -> list[dict]:
+    """Normalised rows with at least one reference (summary or summary1..summaryN)."""
+    raw = read_rows(path)
+    require_columns(raw, str(path), {columns.dialogue: "--dialogue-column"})
+    if not reference_columns(list(raw[0]), columns.summary):
+        raise DataError(f"{path} has no `{columns.summary}` column nor summary1..summaryN "
+                        f"(it has {', '.join(raw[0])}); pass --summary-column")
+    rows, dropped = normalise_rows(raw, columns, str(path), need_summary=True)
+    for row in rows:
+        row["dialogue"] = normalise(row["dialogue"])
+        row["references"] = [normalise(r) for r in row["references"]]
+    if dropped:
+        logger.warning("%s: dropped %d row(s) with an empty dialogue or summary", path, dropped)
+    return rows
+
+
+@torch.inference_mode()
+def predict_features(accelerator: Accelerator, bundle: ModelBundle, features: datasets.Dataset,
+                     batch_size: int, gen_kwargs: dict[str, Any], show_progress: bool = True,
+                     ) -> list[str]:
+    """One summary per feature row, in row order, generated across all processes."""
+    lengths = features["prompt_length"][:]  # a list: indexing a datasets Column is slow
+    batches = shard_batches(lengths, batch_size, accelerator.num_processes,
+                            accelerator.process_index)
+    with tqdm(total=len(batches), desc="Predicting", leave=False,
+              disable=not (show_progress and accelerator.is_main_process)) as bar:
+        local = generate_batches(bundle.model, bundle.tokenizer, features, batches,
+                                 accelerator.device, bundle.causal, gen_kwargs,
+                                 on_batch=bar.update)
+    merged: dict[int, str] = {}
+    for part in gather_object([local]):
+        merged.update(part)
+    return [merged[i] for i in range(len(lengths))]
+
+
+def write_submission(path: str | Path, ids: Sequence[str], summaries: Sequence[str],
+                     id_column: str = "fname") -> None:
+    """``<id_column>,summary`` rows in the given order (parent folders created)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([id_column, "summary"])
+        writer.writerows(zip(ids, summaries))

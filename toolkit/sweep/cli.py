@@ -1,0 +1,135 @@
+"""`toolkit sweep`: run a W&B sweep YAML locally (Optuna) or on W&B; show a local sweep.
+
+The sweep file and every parameter are checked against the config before the first trial.
+Local trials live under --study-dir (default sweeps/<sweep name>): the Optuna journal, each
+trial's params.json and output.log, and the run directories (runs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from toolkit.config import loader
+from toolkit.errors import ToolkitError
+
+ACTIONS = ("run", "status")
+USAGE = """toolkit sweep [run] SWEEP.yaml [--backend local|wandb] [--count N] [--workers K]
+                     [--db PATH] [--set KEY=VALUE]... [--launch COMMAND] [--config BASE.yaml]
+                     [--study-dir DIR] [--sweep-id ID] [--project P] [--entity E]
+       toolkit sweep status SWEEP.yaml | --study-dir DIR"""
+DEFAULT_COUNT = 10  # local random/bayes trials without --count (grid: every point)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    """Add `toolkit sweep` to a parser's subparsers."""
+    parser = subparsers.add_parser(
+        "sweep", help="Run a hyperparameter sweep (W&B sweep YAML) or show a local one.",
+        usage=USAGE, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("words", nargs="+", metavar="[run|status] SWEEP.yaml",
+                        help="`run` (the default) or `status`, then the sweep YAML (first, "
+                             "before the options).")
+    parser.add_argument("--backend", choices=("local", "wandb"), default="local",
+                        help="local: Optuna in this machine's processes; wandb: a W&B agent "
+                             "(needs the W&B server). Default: %(default)s.")
+    parser.add_argument("--count", type=_positive, default=None,
+                        help=f"Trials to run (local default: the grid, or {DEFAULT_COUNT}; "
+                             f"wandb default: until the sweep ends).")
+    parser.add_argument("--workers", type=_positive, default=1,
+                        help="Local worker processes sharing the study (default 1).")
+    parser.add_argument("--db", default=None,
+                        help="Tracking database of the trials (sets tracking.db_path).")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Config override for every trial (repeat for several).")
+    parser.add_argument("--launch", default=None,
+                        help="Command before the program, e.g. \"accelerate launch --config_file "
+                             "accelerate_configs/multi_gpu.yaml\" ({port}: a free port per "
+                             "trial). Default: this Python.")
+    parser.add_argument("--config", default="config/base_config.yaml",
+                        help="Base config of every trial (%(default)s).")
+    parser.add_argument("--study-dir", default=None,
+                        help="Where the sweep keeps its study and trials (sweeps/<name>).")
+    parser.add_argument("--sweep-id", default=None, help="Join this W&B sweep (wandb backend).")
+    parser.add_argument("--project", default=None, help="W&B project (default: wandb.project).")
+    parser.add_argument("--entity", default=None, help="W&B entity (default: wandb.entity).")
+    parser.set_defaults(func=sweep)
+
+
+def split_words(words: list[str]) -> tuple[str, str | None]:
+    """(action, sweep file) from `[run|status] [SWEEP.yaml]`."""
+    action, rest = (words[0], words[1:]) if words[0] in ACTIONS else ("run", words)
+    if len(rest) > 1:
+        raise ToolkitError(f"toolkit sweep takes one sweep file, got {' '.join(rest)}; put "
+                           f"config overrides after --set")
+    return action, rest[0] if rest else None
+
+
+def sweep(args: argparse.Namespace) -> int:
+    action, spec_path = split_words(args.words)
+    if action == "status":
+        return status(args, spec_path)
+    if spec_path is None:
+        raise ToolkitError("toolkit sweep run needs the sweep YAML, e.g. "
+                           "toolkit sweep config/sweep/kobart_sweep.yaml --backend local")
+    return run(args, spec_path)
+
+
+def run(args: argparse.Namespace, spec_path: str) -> int:
+    """Check everything, then run the trials and print the best one."""
+    from toolkit.sweep.local import SweepPlan, describe_best, grid_size, resolve_program, run_local
+    from toolkit.sweep.spec import load_spec
+
+    config, _ = loader.resolve(args.config, args.set)
+    spec = load_spec(spec_path, config)
+    study_dir = Path(args.study_dir or Path("sweeps") / spec.name)
+    plan = SweepPlan(spec=spec, program=resolve_program(spec.program),
+                     config=str(Path(args.config).resolve()), study_dir=study_dir,
+                     db_path=args.db or config["tracking"]["db_path"],
+                     callbacks=config["callbacks"], overrides=list(args.set),
+                     launch=args.launch)
+    if args.backend == "wandb":
+        return _run_wandb(args, plan, config)
+    count = args.count or (grid_size(spec) if spec.method == "grid" else DEFAULT_COUNT)
+    study = run_local(plan, count, args.workers)
+    print(f"sweep {spec.name}: {len(study.trials)} trial(s) in {study_dir} "
+          f"(toolkit sweep status --study-dir {study_dir})")
+    print(describe_best(study))
+    return 0
+
+
+def _run_wandb(args: argparse.Namespace, plan, config: dict) -> int:
+    from toolkit.sweep.wandb_backend import describe_best, run_wandb_sweep
+
+    if args.workers > 1:
+        raise ToolkitError("--workers is for the local backend; for W&B start one agent per "
+                           "node or GPU group (launch/sweep_agent.sh) with --sweep-id")
+    project = args.project or config["wandb"]["project"]
+    entity = args.entity or config["wandb"]["entity"]
+    sweep_id = run_wandb_sweep(plan, args.count, args.sweep_id, project, entity)
+    print(describe_best(plan.spec, sweep_id, project, entity))
+    return 0
+
+
+def status(args: argparse.Namespace, spec_path: str | None) -> int:
+    """The trials of a local sweep and the best so far."""
+    from toolkit.sweep.local import describe, load_existing
+
+    if args.study_dir is None and spec_path is None:
+        raise ToolkitError("toolkit sweep status needs the sweep YAML or --study-dir DIR")
+    if args.study_dir is None:
+        path = Path(spec_path)
+        if not path.is_file():
+            raise ToolkitError(f"sweep file {path} does not exist; pass it or --study-dir DIR")
+        name = loader.read_yaml(path).get("name") or path.stem
+        study_dir = Path("sweeps") / str(name)
+    else:
+        study_dir = Path(args.study_dir)
+    print(describe(load_existing(study_dir)))
+    return 0
