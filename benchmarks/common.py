@@ -204,35 +204,39 @@ def _cell(value: float | None, digits: int) -> str:
 
 
 def train_table(summary: dict[str, dict]) -> str:
-    """Training: medians over rounds per contender, with ours/peer throughput ratios."""
-    head = (f"{'training contender':<38}{'samples/s':>10}{'tgt tok/s':>10}{'train loss':>11}"
-            f"{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}")
+    """Training: medians over rounds per contender, with ours/peer ratios (wall and CPU time)."""
+    head = (f"{'training contender':<38}{'samples/s':>10}{'per CPU-s':>10}{'tgt tok/s':>10}"
+            f"{'train loss':>11}{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}{'(CPU)':>7}")
     lines = [head, "-" * len(head)]
     for name in TRAIN_CONTENDERS:
         s = summary.get(name)
         if s is None:
             continue
-        ratio = "" if name == "ours" else _cell(s.get("ratio"), 2)
+        ratio, cpu = ("", "") if name == "ours" else (_cell(s.get("ratio"), 2),
+                                                      _cell(s.get("cpu_ratio"), 2))
         lines.append(f"{LABELS[name]:<38}{_cell(s['samples_per_s'], 2):>10}"
+                     f"{_cell(s.get('samples_per_cpu_s'), 2):>10}"
                      f"{_cell(s['target_tokens_per_s'], 1):>10}{_cell(s['train_loss'], 4):>11}"
                      f"{_cell(s['heldout_loss'], 4):>9}{_cell(s['peak_rss_mb'], 0):>12}"
-                     f"{ratio:>10}")
+                     f"{ratio:>10}{cpu:>7}")
     return "\n".join(lines)
 
 
 def predict_table(summary: dict[str, dict]) -> str:
     """Prediction: dialogues/s, ROUGE x100 and peak RSS per contender, with ours/peer."""
-    head = (f"{'prediction contender':<38}{'dialog/s':>10}{'seconds':>9}{'R-1':>7}{'R-2':>7}"
-            f"{'R-L':>7}{'peak RSS MB':>12}{'ours/peer':>10}")
+    head = (f"{'prediction contender':<38}{'dialog/s':>10}{'per CPU-s':>10}{'seconds':>9}"
+            f"{'R-1':>7}{'R-2':>7}{'R-L':>7}{'peak RSS MB':>12}{'ours/peer':>10}{'(CPU)':>7}")
     lines = [head, "-" * len(head)]
     for name in PREDICT_CONTENDERS:
         s = summary.get(name)
         if s is None:
             continue
-        ratio = "" if name == "predict_ours" else _cell(s.get("ratio"), 2)
+        ratio, cpu = ("", "") if name == "predict_ours" else (_cell(s.get("ratio"), 2),
+                                                              _cell(s.get("cpu_ratio"), 2))
         rouge = s["rouge"]
         lines.append(f"{LABELS[name]:<38}{_cell(s['dialogues_per_s'], 2):>10}"
-                     f"{_cell(s['seconds'], 1):>9}{100 * rouge['rouge1_f1']:>7.2f}"
-                     f"{100 * rouge['rouge2_f1']:>7.2f}{100 * rouge['rougeL_f1']:>7.2f}"
-                     f"{_cell(s['peak_rss_mb'], 0):>12}{ratio:>10}")
+                     f"{_cell(s.get('dialogues_per_cpu_s'), 2):>10}{_cell(s['seconds'], 1):>9}"
+                     f"{100 * rouge['rouge1_f1']:>7.2f}{100 * rouge['rouge2_f1']:>7.2f}"
+                     f"{100 * rouge['rougeL_f1']:>7.2f}{_cell(s['peak_rss_mb'], 0):>12}"
+                     f"{ratio:>10}{cpu:>7}")
     return "\n".join(lines)

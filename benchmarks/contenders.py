@@ -58,14 +58,15 @@ def train_trainer(spec: Spec, grouped: bool) -> dict:
     )
 
     class Timer(TrainerCallback):
-        start = end = 0.0
+        start = cpu_start = seconds = cpu_seconds = 0.0
 
         def on_train_begin(self, args, state, control, **kwargs):
-            Timer.start = time.perf_counter()
+            Timer.start, Timer.cpu_start = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step == state.max_steps:
-                Timer.end = time.perf_counter()
+                Timer.seconds = time.perf_counter() - Timer.start
+                Timer.cpu_seconds = time.process_time() - Timer.cpu_start
 
     tokenizer = _tokenizer(spec)
     train = load_features(spec, "train").select_columns(["input_ids", "labels", "length"])
@@ -80,7 +81,8 @@ def train_trainer(spec: Spec, grouped: bool) -> dict:
                              processing_class=tokenizer, callbacks=[Timer()])
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    return {"loop_seconds": Timer.end - Timer.start, "samples": spec.steps * spec.batch_size,
+    return {"loop_seconds": Timer.seconds, "loop_cpu_seconds": Timer.cpu_seconds,
+            "samples": spec.steps * spec.batch_size,
             "target_tokens": sum(collator.tokens[:spec.steps]), "train_loss": losses[-1],
             "heldout_loss": heldout_loss(model, load_features(spec, "heldout"),
                                          tokenizer.pad_token_id)}
@@ -116,7 +118,7 @@ def train_accelerate(spec: Spec) -> dict:
     losses = []
     completed = 0
     progress = tqdm(range(spec.steps), disable=not accelerator.is_local_main_process)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while completed < spec.steps:
         model.train()
         for batch in loader:
@@ -132,10 +134,11 @@ def train_accelerate(spec: Spec) -> dict:
                 completed += 1
             if completed >= spec.steps:
                 break
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     window = [float(x) for x in losses[-spec.logging_steps:]]
     unwrapped = accelerator.unwrap_model(model)
-    return {"loop_seconds": seconds, "samples": spec.steps * spec.batch_size,
+    return {"loop_seconds": seconds, "loop_cpu_seconds": cpu_seconds,
+            "samples": spec.steps * spec.batch_size,
             "target_tokens": sum(collator.tokens[:spec.steps]),
             "train_loss": sum(window) / len(window),
             "heldout_loss": heldout_loss(unwrapped, load_features(spec, "heldout"),
@@ -153,11 +156,11 @@ def _predict_setup(spec: Spec, model_dir: str):
     return bundle, features, [row["references"] for row in rows], gen
 
 
-def _predict_result(seconds: float, predictions: list[str], references: list[list[str]]
-                    ) -> dict:
+def _predict_result(seconds: float, cpu_seconds: float, predictions: list[str],
+                    references: list[list[str]]) -> dict:
     from toolkit.evaluation.rouge import compute_rouge
 
-    return {"seconds": seconds, "dialogues": len(predictions),
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "dialogues": len(predictions),
             "rouge": compute_rouge(predictions, references), "predictions": predictions}
 
 
@@ -169,10 +172,11 @@ def predict_ours(spec: Spec, model_dir: str) -> dict:
 
     bundle, features, references, gen = _predict_setup(spec, model_dir)
     accelerator = Accelerator()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     predictions = predict_features(accelerator, bundle, features, spec.predict_batch_size, gen,
                                    show_progress=False)
-    return _predict_result(time.perf_counter() - start, predictions, references)
+    return _predict_result(time.perf_counter() - start, time.process_time() - cpu_start,
+                           predictions, references)
 
 
 def predict_trainer(spec: Spec, model_dir: str) -> dict:
@@ -197,11 +201,12 @@ def predict_trainer(spec: Spec, model_dir: str) -> dict:
     trainer = Seq2SeqTrainer(model=bundle.model, args=args, data_collator=collate,
                              processing_class=bundle.tokenizer)
     inputs = features.select_columns(["input_ids"])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     output = trainer.predict(inputs)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     ids = np.where(output.predictions == -100, bundle.tokenizer.pad_token_id, output.predictions)
-    return _predict_result(seconds, decode(bundle.tokenizer, torch.as_tensor(ids)), references)
+    return _predict_result(seconds, cpu_seconds, decode(bundle.tokenizer, torch.as_tensor(ids)),
+                           references)
 
 
 def main(argv: list[str] | None = None) -> int:

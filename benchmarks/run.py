@@ -122,7 +122,8 @@ def run_ours(spec: Spec, round_index: int, target_tokens: int) -> tuple[dict, Pa
     losses = [r["train/loss"] for r in records if "train/loss" in r]
     perf = [r["perf/samples_per_s"] for r in records if "perf/samples_per_s" in r]
     held = next(r for r in records if "bench/heldout_loss" in r)
-    return ({"loop_seconds": bench["bench/loop_seconds"], "samples": bench["bench/samples"],
+    return ({"loop_seconds": bench["bench/loop_seconds"],
+             "loop_cpu_seconds": bench["bench/loop_cpu_seconds"], "samples": bench["bench/samples"],
              "target_tokens": target_tokens, "train_loss": losses[-1],
              "heldout_loss": held["bench/heldout_loss"], "peak_rss_mb": rss,
              "perf_samples_per_s_mean": sum(perf) / len(perf) if perf else None},
@@ -130,11 +131,14 @@ def run_ours(spec: Spec, round_index: int, target_tokens: int) -> tuple[dict, Pa
 
 
 def with_rates(result: dict) -> dict:
+    """Throughput per wall second, and per CPU second (steadier on a shared machine)."""
     if "loop_seconds" in result:
         result["samples_per_s"] = result["samples"] / result["loop_seconds"]
+        result["samples_per_cpu_s"] = result["samples"] / result["loop_cpu_seconds"]
         result["target_tokens_per_s"] = result["target_tokens"] / result["loop_seconds"]
     else:
         result["dialogues_per_s"] = result["dialogues"] / result["seconds"]
+        result["dialogues_per_cpu_s"] = result["dialogues"] / result["cpu_seconds"]
     return result
 
 
@@ -149,25 +153,28 @@ def describe(name: str, result: dict) -> str:
             f"RSS {result['peak_rss_mb']:.0f} MB")
 
 
+def _ratio(rounds: list[dict[str, dict]], peer: str, key: str) -> float:
+    ours = "ours" if peer in TRAIN_CONTENDERS else "predict_ours"
+    return median([r[ours][key] / r[peer][key] for r in rounds])
+
+
 def summarise(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     """Medians over rounds per contender, and each peer's median per-round ratio ours/peer."""
     summary: dict[str, dict] = {}
     for name in TRAIN_CONTENDERS:
-        runs = [r[name] for r in rounds if name in r]
-        summary[name] = {key: median([run[key] for run in runs]) for key in
-                         ("samples_per_s", "target_tokens_per_s", "train_loss", "heldout_loss",
-                          "peak_rss_mb")}
+        summary[name] = {key: median([r[name][key] for r in rounds]) for key in
+                         ("samples_per_s", "samples_per_cpu_s", "target_tokens_per_s",
+                          "train_loss", "heldout_loss", "peak_rss_mb")}
         if name != "ours":
-            summary[name]["ratio"] = median([r["ours"]["samples_per_s"] / r[name]["samples_per_s"]
-                                             for r in rounds])
+            summary[name]["ratio"] = _ratio(rounds, name, "samples_per_s")
+            summary[name]["cpu_ratio"] = _ratio(rounds, name, "samples_per_cpu_s")
     for name in PREDICT_CONTENDERS:
-        runs = [r[name] for r in rounds if name in r]
-        summary[name] = {key: median([run[key] for run in runs]) for key in
-                         ("dialogues_per_s", "seconds", "peak_rss_mb")}
-        summary[name]["rouge"] = runs[0]["rouge"]  # deterministic: equal in every round
-    summary["predict_trainer"]["ratio"] = median(
-        [r["predict_ours"]["dialogues_per_s"] / r["predict_trainer"]["dialogues_per_s"]
-         for r in rounds])
+        summary[name] = {key: median([r[name][key] for r in rounds]) for key in
+                         ("dialogues_per_s", "dialogues_per_cpu_s", "seconds", "peak_rss_mb")}
+        summary[name]["rouge"] = rounds[0][name]["rouge"]  # deterministic: equal every round
+    summary["predict_trainer"]["ratio"] = _ratio(rounds, "predict_trainer", "dialogues_per_s")
+    summary["predict_trainer"]["cpu_ratio"] = _ratio(rounds, "predict_trainer",
+                                                     "dialogues_per_cpu_s")
     ours, peer = rounds[0]["predict_ours"]["predictions"], rounds[0]["predict_trainer"][
         "predictions"]
     summary["predict_ours"]["identical_to_trainer"] = sum(a == b for a, b in zip(ours, peer))

@@ -1,9 +1,9 @@
 """The toolkit callback that times the training loop phase for the benchmark.
 
 Loaded into `toolkit/train.py` as ``benchmarks.timing:LoopTimer``. At the last optimizer step
-it appends ``bench/loop_seconds`` (from TRAIN_BEGIN, after setup: tokenization, model build,
-optimizer, to the end of the last step, before the final save) and ``bench/samples`` to the
-run's metrics.jsonl; at the end, ``bench/heldout_loss`` of the saved final model.
+it appends ``bench/loop_seconds``, ``bench/loop_cpu_seconds`` (from TRAIN_BEGIN, after setup:
+tokenization, model build, optimizer; to the end of the last step, before the final save) and
+``bench/samples`` to the run's metrics.jsonl; at the end, ``bench/heldout_loss`` of final/.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class LoopTimer(Callback):
 
     def __init__(self, heldout: str | None = None) -> None:
         self.heldout = heldout
-        self.start = 0.0
+        self.start = self.cpu_start = 0.0
         self.path: Path | None = None
 
     def _append(self, state: TrainState, record: dict) -> None:
@@ -33,11 +33,12 @@ class LoopTimer(Callback):
 
     def on_train_begin(self, state: TrainState, run: RunContext) -> None:
         self.path = run.run_dir / "metrics.jsonl"
-        self.start = time.perf_counter()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
     def on_step_end(self, state: TrainState, lr: float) -> None:
         if state.global_step == state.max_steps:
             self._append(state, {"bench/loop_seconds": time.perf_counter() - self.start,
+                                 "bench/loop_cpu_seconds": time.process_time() - self.cpu_start,
                                  "bench/samples": state.samples_seen})
 
     def on_train_end(self, state: TrainState, result) -> None:

@@ -268,11 +268,11 @@ def test_status_and_usage_errors(tmp_path: Path) -> None:
 # --- real local sweeps ---------------------------------------------------------------------------
 
 def tiny_sets(tmp: Path, cache: Path, **extra: object) -> list[str]:
-    values = tiny_overrides(tmp, cache, data__embedded_train_size=32,
-                            data__embedded_eval_size=8, training__max_steps=4,
-                            training__eval_strategy="steps", training__eval_steps=2,
-                            checkpoint__save_total_limit=1, **extra)
-    return [part for item in values for part in ("--set", item)]
+    """`--set` items for trials of a few seconds: 4 steps, an evaluation every 2."""
+    extra = {"data__embedded_train_size": 32, "data__embedded_eval_size": 8,
+             "training__max_steps": 4, "training__eval_strategy": "steps",
+             "training__eval_steps": 2, "checkpoint__save_total_limit": 1, **extra}
+    return [part for item in tiny_overrides(tmp, cache, **extra) for part in ("--set", item)]
 
 
 def write_spec(path: Path, **changes) -> Path:

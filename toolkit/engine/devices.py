@@ -13,11 +13,13 @@ from toolkit.errors import ConfigError
 
 
 def pick_precision(setting: str) -> str:
-    """`auto`: the accelerate config's choice if any, else bf16 / fp16 on CUDA, fp32 elsewhere."""
+    """`auto`: bf16 on CUDA where supported, else fp16 (with a grad scaler); fp32 elsewhere.
+
+    Precision lives in the toolkit config alone: the accelerate config files ship `no` and
+    the DeepSpeed JSONs `auto`, so one key decides everywhere.
+    """
     if setting != "auto":
         return setting
-    if os.environ.get("ACCELERATE_MIXED_PRECISION"):
-        return os.environ["ACCELERATE_MIXED_PRECISION"]
     if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true"):
         return "no"
     if torch.cuda.is_available():
@@ -25,6 +27,18 @@ def pick_precision(setting: str) -> str:
         torch.backends.cudnn.allow_tf32 = True
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "no"  # MPS autocast support varies by op; CPU bf16 is opt-in (mixed_precision=bf16)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """One line per record: tracebacks go to the run's train.log, never to the console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info = record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
 
 
 def setup_logging(is_main_process: bool, level: str) -> None:
@@ -35,7 +49,7 @@ def setup_logging(is_main_process: bool, level: str) -> None:
     toolkit_logger = logging.getLogger("toolkit")
     if not any(getattr(h, "_toolkit_console", False) for h in toolkit_logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler.setFormatter(ConsoleFormatter("%(levelname)s %(message)s"))
         handler._toolkit_console = True
         toolkit_logger.addHandler(handler)
     toolkit_logger.setLevel(logging.DEBUG)
@@ -55,6 +69,11 @@ def configure_deepspeed(accelerator: Accelerator, micro_batch: int, accumulation
     if accelerator.distributed_type != DistributedType.DEEPSPEED:
         return
     ds = accelerator.state.deepspeed_plugin.deepspeed_config
+    owned = [key for key in ("optimizer", "scheduler") if key in ds]
+    if owned:
+        raise ConfigError([f"the DeepSpeed config has a `{key}` section; remove it: the toolkit "
+                           f"builds AdamW and the schedule from training.* so hyperparameters "
+                           f"live in one place" for key in owned])
     wanted = {"train_micro_batch_size_per_gpu": micro_batch,
               "gradient_accumulation_steps": accumulation,
               "gradient_clipping": max_grad_norm,

@@ -515,6 +515,7 @@ class DialogueSummarizationTrainer:
             raise CheckpointError(f"cannot load checkpoint {directory}: {type(error).__name__}:"
                                   f" {error}; resume from an earlier checkpoint") from None
         state = TrainState.load(directory / checkpoint.STATE_FILE)
+        state.max_steps = planned.max_steps  # the current config may extend the run
         if world_note:
             logger.warning(world_note)
             # batch_in_epoch counts global micro-batches: re-express it in the new global size
@@ -522,7 +523,6 @@ class DialogueSummarizationTrainer:
                                     // planned.global_batch_size)
             state.world_size = planned.world_size
             state.global_batch_size = planned.global_batch_size
-            state.max_steps = max(planned.max_steps, state.global_step)
         if self.accelerator.is_main_process:
             logger.info("resumed from %s at step %d (epoch %d, batch %d)", directory,
                         state.global_step, state.epoch, state.batch_in_epoch)

@@ -2,9 +2,10 @@
 
 One W&B run per training run, or the user's own: when ``wandb.run`` already exists (the seed's
 examples call ``wandb.init`` first) the subscriber logs into it and leaves it open. A resumed
-training run continues its W&B run (the id is kept in ``<run dir>/wandb.json``). Metrics go
-to ``wandb.log`` at the global step; the best evaluation goes to the run summary under
+training run continues its W&B run (the id is kept in ``<run dir>/wandb.json``). Metrics go to
+``wandb.log`` at the global step; the best evaluation goes to the run summary under
 ``eval/<name>``, ``best/<name>`` and the flat ``<name>`` a W&B sweep's metric names.
+``wandb.mode: online`` (the default) defers to a ``WANDB_MODE`` set in the environment.
 
 A sweep agent that keeps the trial's W&B run open itself sets ``TOOLKIT_WANDB_SHARED_RUN`` to
 its id: the trial then joins that run as a secondary writer (W&B's shared mode) and leaves the
@@ -67,7 +68,7 @@ class WandbCallback(Callback):
         kwargs: dict[str, Any] = {
             "project": self.project, "entity": self.entity,
             "name": self.name or run.run_dir.name, "group": self.group,
-            "tags": self.tags or None, "mode": self.mode, "config": run.config,
+            "tags": self.tags or None, "mode": self._mode(), "config": run.config,
             "dir": str(run.run_dir),
         }
         shared = os.environ.get(SHARED_RUN_ENV)
@@ -81,6 +82,12 @@ class WandbCallback(Callback):
         elif previous:
             kwargs.update(id=previous, resume="allow")
         return {k: v for k, v in kwargs.items() if v is not None}
+
+    def _mode(self) -> str:
+        """`online` (the default) defers to WANDB_MODE, W&B's switch on offline clusters."""
+        if self.mode != "online":
+            return self.mode
+        return os.environ.get("WANDB_MODE") or self.mode
 
     def on_train_begin(self, state: TrainState, run: RunContext) -> None:
         import wandb
