@@ -51,9 +51,15 @@ QUICK = {"steps": 40, "batch_size": 16, "predict_n": 64, "heldout": 64, "rounds"
 FULL = {"steps": 60, "batch_size": 16, "predict_n": 128, "heldout": 128, "rounds": 3}
 
 
+THREADS: int | None = None  # intra-op threads of every contender (--threads); None: torch's
+
+
 def environment() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false",
-                WANDB_MODE="disabled", HF_HUB_OFFLINE="1", TRANSFORMERS_NO_ADVISORY_WARNINGS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false",
+               WANDB_MODE="disabled", HF_HUB_OFFLINE="1", TRANSFORMERS_NO_ADVISORY_WARNINGS="1")
+    if THREADS:
+        env.update(OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
+    return env
 
 
 def run_process(command: list[str], log: Path) -> float:
@@ -195,12 +201,17 @@ def make_parser() -> argparse.ArgumentParser:
                         help="Model dir to predict with (default: ours from round 1).")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "toolkit-bench"),
                         help="Scratch folder (tokenizer, features, runs, logs).")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Intra-op threads per contender (OMP_NUM_THREADS); 1 is faster "
+                             "and steadier on a machine other jobs share. Default: torch's.")
     parser.add_argument("--json", default=None, help="Write every figure to this JSON file.")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    global THREADS
     args = make_parser().parse_args(argv)
+    THREADS = args.threads
     preset = QUICK if args.quick else FULL
     rounds_wanted = args.rounds or preset["rounds"]
     spec = Spec(work=str(Path(args.work).resolve()), data=resolve_data(args.data),
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{spec.learning_rate}, fp32, max lengths {spec.max_source_length}/"
           f"{spec.max_target_length}; predict {spec.predict_n} dialogues, {spec.num_beams} "
           f"beams, {spec.max_new_tokens} new tokens, batch {spec.predict_batch_size}; "
-          f"{rounds_wanted} round(s)", flush=True)
+          f"{rounds_wanted} round(s); threads {THREADS or 'default'}", flush=True)
     started = time.perf_counter()
     prepare(spec)
     target_tokens = ours_target_tokens(spec, load_features(spec, "train"))
@@ -249,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{spec.predict_n}; total {time.perf_counter() - started:.0f} s; peak RSS of the "
           f"harness itself {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.json:
-        Path(args.json).write_text(json.dumps({"spec": asdict(spec), "rounds": rounds,
-                                               "summary": summary}, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps({"spec": asdict(spec), "threads": THREADS,
+                                               "rounds": rounds, "summary": summary}, indent=2),
+                                   encoding="utf-8")
     print(ratio_line(summary["trainer"]["ratio"], summary["trainer_grouped"]["ratio"],
                      summary["predict_trainer"]["ratio"]))
     return 0
