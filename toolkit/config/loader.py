@@ -188,6 +188,10 @@ def merge_sweep_params(config: dict[str, Any], params: typing.Mapping[str, Any],
     for name, value in params.items():
         if name.startswith("_") or name in ("wandb_version",):
             continue
+        if isinstance(value, dict) and name in SECTIONS:  # nested: {"training": {"lr": ...}}
+            for key, inner in value.items():
+                set_dotted(merged, f"{name}.{key}", inner, scratch, "sweep")
+            continue
         set_dotted(merged, sweep_key(name), value, scratch, "sweep")
     validate(merged)
     return merged

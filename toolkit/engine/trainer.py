@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,21 @@ class PreemptionHandler:
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+    # A signal sent to a process group reaches each rank twice (directly, and forwarded by
+    # torchrun / accelerate launch): repeats this close to the first are one signal.
+    REPEAT_WINDOW_S = 1.0
+
     def __init__(self) -> None:
         self.received: int | None = None
+        self.first_at = 0.0
         self.previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame) -> None:
         if self.received is not None:
-            os._exit(128 + signum)
-        self.received = signum
+            if time.monotonic() - self.first_at > self.REPEAT_WINDOW_S:
+                os._exit(128 + signum)
+            return
+        self.received, self.first_at = signum, time.monotonic()
         logger.warning("received %s: saving a checkpoint after this step, then exiting "
                        "(send it again to exit at once)", signal.Signals(signum).name)
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from toolkit.config import loader
 from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.sweep.local import SweepPlan
 
 ACTIONS = ("run", "status")
 USAGE = """toolkit sweep [run] SWEEP.yaml [--backend local|wandb] [--count N] [--workers K]
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace, spec_path: str) -> int:
     return 0
 
 
-def _run_wandb(args: argparse.Namespace, plan, config: dict) -> int:
+def _run_wandb(args: argparse.Namespace, plan: SweepPlan, config: dict[str, Any]) -> int:
     from toolkit.sweep.wandb_backend import describe_best, run_wandb_sweep
 
     if args.workers > 1:
