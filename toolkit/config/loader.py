@@ -64,6 +64,9 @@ def load_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str,
     origins: Origins = {}
     base = data.pop("inherit", None)
     if base is not None:
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError([f"`inherit` in {path} must be a path to a YAML file, relative to "
+                               f"{path.parent}; got {base!r}"])
         merged, origins = load_file(path.parent / base, (*_seen, path))
     deep_merge(merged, data, origins, f"file:{path.name}")
     return merged, origins

@@ -35,6 +35,7 @@ from toolkit.data.sampler import EpochBatchSampler
 from toolkit.data.splits import EMBEDDED, DialogueSplit, load_split
 from toolkit.engine import checkpoint
 from toolkit.engine import run_dir as runs
+from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.devices import configure_deepspeed, pick_precision, setup_logging
 from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.optim import build_optimizer, build_scheduler
@@ -388,6 +389,11 @@ class DialogueSummarizationTrainer:
         acc.wait_for_everyone()
 
         train, validation = datasets["train"], datasets.get("validation")
+        if t.auto_find_batch_size and acc.device.type != "cpu":
+            self._fit_batch_size(train)
+        elif t.auto_find_batch_size and acc.is_main_process:
+            logger.warning("training.auto_find_batch_size has no effect on CPU: running out of "
+                           "host memory kills the process instead of raising")
         loader_ = self._loader(train)
         sampler: EpochBatchSampler = loader_.batch_sampler
         batches_per_epoch = len(sampler)
@@ -443,6 +449,20 @@ class DialogueSummarizationTrainer:
                 bus.emit(Event.EXCEPTION, state, error=error)
                 raise
         return self._finish(model, state, bus, run, status)
+
+    def _fit_batch_size(self, train: DialogueSplit) -> None:
+        """Shrink the micro-batch until one step fits; accumulation keeps the global batch."""
+        t, acc = self.cfg.training, self.accelerator
+        self.model.to(acc.device)
+        step = probe_step(self.model, train.features, TrainCollator(self.tokenizer.pad_token_id),
+                          acc.device)
+        micro, accumulation = fit_micro_batch(step, t.per_device_train_batch_size,
+                                              t.gradient_accumulation_steps)
+        t.per_device_train_batch_size = self.config["training"]["per_device_train_batch_size"] \
+            = micro
+        t.gradient_accumulation_steps = self.config["training"]["gradient_accumulation_steps"] \
+            = accumulation
+        acc.gradient_accumulation_steps = accumulation
 
     def _finish(self, model, state: TrainState, bus: EventBus, run: RunContext, status: str
                 ) -> TrainingResult:
