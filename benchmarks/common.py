@@ -6,8 +6,10 @@ loads its results, so no contender's timing ever includes it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import resource
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +24,11 @@ EMBEDDED = "embedded"
 ARCHITECTURE, PRESET = "bart", "small"  # d_model 256, 3+3 layers, 4 heads, ffn 1024
 
 TRAIN_CONTENDERS = ("ours", "trainer", "trainer_grouped", "accelerate")
+PEERS = TRAIN_CONTENDERS[1:]
+CANDIDATE = "candidate"  # optional: a modified copy of the toolkit (--candidate)
 PREDICT_CONTENDERS = ("predict_ours", "predict_trainer")
-LABELS = {"ours": "toolkit loop", "trainer": "Seq2SeqTrainer (defaults)",
+LABELS = {"ours": "toolkit loop", CANDIDATE: "candidate toolkit loop",
+          "trainer": "Seq2SeqTrainer (defaults)",
           "trainer_grouped": "Seq2SeqTrainer (group_by_length)",
           "accelerate": "Accelerate loop (no_trainer example)",
           "predict_ours": "toolkit predict", "predict_trainer": "Seq2SeqTrainer.predict"}
@@ -49,6 +54,7 @@ class Spec:
     num_beams: int = 4
     max_new_tokens: int = 64
     embedded_train_size: int = 3000  # only when data is `embedded`
+    threads: int | None = None  # intra-op threads per contender; None: torch's default
 
     @property
     def path(self) -> Path:
@@ -88,12 +94,20 @@ def load_rows(spec: Spec, name: str, limit: int | None = None) -> list[dict]:
     return split.rows
 
 
+def _key(*values: object) -> str:
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:10]
+
+
 def tokenizer_dir(spec: Spec) -> Path:
-    return spec.path / "tokenizer"
+    """The shared tokenizer, trained once per data source and vocabulary size."""
+    return spec.path / f"tokenizer-{_key(spec.data, spec.vocab_size, spec.embedded_train_size)}"
 
 
 def features_dir(spec: Spec, name: str) -> Path:
-    return spec.path / f"features-{name}"
+    """Saved features of a split, kept per data source, tokenizer, lengths and size."""
+    size = spec.heldout if name == "heldout" else None
+    return spec.path / (f"features-{name}-" + _key(tokenizer_dir(spec).name, spec.max_source_length,
+                                                    spec.max_target_length, size))
 
 
 def feature_builder(spec: Spec, tokenizer):
@@ -140,6 +154,11 @@ def scratch_model(spec: Spec, tokenizer) -> torch.nn.Module:
     set_seed(spec.seed)
     return build(ARCHITECTURE, PRESET, tokenizer,
                  max_positions=spec.max_source_length + spec.max_target_length)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def label_tokens(labels: torch.Tensor) -> int:
@@ -204,11 +223,12 @@ def _cell(value: float | None, digits: int) -> str:
 
 
 def train_table(summary: dict[str, dict]) -> str:
-    """Training: medians over rounds per contender, with ours/peer ratios (wall and CPU time)."""
+    """Training: medians over rounds per contender, with ours/peer ratios (wall and CPU time;
+    the candidate's row holds candidate/ours)."""
     head = (f"{'training contender':<38}{'samples/s':>10}{'per CPU-s':>10}{'tgt tok/s':>10}"
             f"{'train loss':>11}{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}{'(CPU)':>7}")
     lines = [head, "-" * len(head)]
-    for name in TRAIN_CONTENDERS:
+    for name in (*TRAIN_CONTENDERS, CANDIDATE):
         s = summary.get(name)
         if s is None:
             continue

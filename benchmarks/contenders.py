@@ -24,6 +24,7 @@ from benchmarks.common import (  # noqa: E402
     label_tokens,
     load_features,
     load_rows,
+    peak_rss_mb,
     scratch_model,
     tokenizer_dir,
 )
@@ -58,15 +59,17 @@ def train_trainer(spec: Spec, grouped: bool) -> dict:
     )
 
     class Timer(TrainerCallback):
-        start = cpu_start = seconds = cpu_seconds = 0.0
+        start = cpu_start = seconds = cpu_seconds = rss_before = rss_after = 0.0
 
         def on_train_begin(self, args, state, control, **kwargs):
             Timer.start, Timer.cpu_start = time.perf_counter(), time.process_time()
+            Timer.rss_before = peak_rss_mb()
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step == state.max_steps:
                 Timer.seconds = time.perf_counter() - Timer.start
                 Timer.cpu_seconds = time.process_time() - Timer.cpu_start
+                Timer.rss_after = peak_rss_mb()
 
     tokenizer = _tokenizer(spec)
     train = load_features(spec, "train").select_columns(["input_ids", "labels", "length"])
@@ -82,6 +85,7 @@ def train_trainer(spec: Spec, grouped: bool) -> dict:
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return {"loop_seconds": Timer.seconds, "loop_cpu_seconds": Timer.cpu_seconds,
+            "rss_mb_before_loop": Timer.rss_before, "rss_mb_after_loop": Timer.rss_after,
             "samples": spec.steps * spec.batch_size,
             "target_tokens": sum(collator.tokens[:spec.steps]), "train_loss": losses[-1],
             "heldout_loss": heldout_loss(model, load_features(spec, "heldout"),
@@ -118,6 +122,7 @@ def train_accelerate(spec: Spec) -> dict:
     losses = []
     completed = 0
     progress = tqdm(range(spec.steps), disable=not accelerator.is_local_main_process)
+    rss_before = peak_rss_mb()
     start, cpu_start = time.perf_counter(), time.process_time()
     while completed < spec.steps:
         model.train()
@@ -138,6 +143,7 @@ def train_accelerate(spec: Spec) -> dict:
     window = [float(x) for x in losses[-spec.logging_steps:]]
     unwrapped = accelerator.unwrap_model(model)
     return {"loop_seconds": seconds, "loop_cpu_seconds": cpu_seconds,
+            "rss_mb_before_loop": rss_before, "rss_mb_after_loop": peak_rss_mb(),
             "samples": spec.steps * spec.batch_size,
             "target_tokens": sum(collator.tokens[:spec.steps]),
             "train_loss": sum(window) / len(window),

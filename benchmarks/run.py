@@ -28,8 +28,10 @@ if __package__ in (None, ""):  # run as a script
 import yaml  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
+    CANDIDATE,
     EMBEDDED,
     LABELS,
+    PEERS,
     PREDICT_CONTENDERS,
     ROOT,
     TRAIN_CONTENDERS,
@@ -47,26 +49,25 @@ from benchmarks.common import (  # noqa: E402
     train_table,
 )
 
-QUICK = {"steps": 40, "batch_size": 16, "predict_n": 64, "heldout": 64, "rounds": 1}
+QUICK = {"steps": 20, "batch_size": 16, "predict_n": 32, "heldout": 32, "rounds": 1}
 FULL = {"steps": 60, "batch_size": 16, "predict_n": 128, "heldout": 128, "rounds": 3}
 
 
-THREADS: int | None = None  # intra-op threads of every contender (--threads); None: torch's
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false",
+def environment(spec: Spec, toolkit_root: Path = ROOT) -> dict[str, str]:
+    """Contender environment: the toolkit from `toolkit_root`, the benchmarks from ROOT."""
+    path = os.pathsep.join(dict.fromkeys([str(toolkit_root), str(ROOT)]))
+    env = dict(os.environ, PYTHONPATH=path, TOKENIZERS_PARALLELISM="false",
                WANDB_MODE="disabled", HF_HUB_OFFLINE="1", TRANSFORMERS_NO_ADVISORY_WARNINGS="1")
-    if THREADS:
-        env.update(OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
+    if spec.threads:
+        env.update(OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads))
     return env
 
 
-def run_process(command: list[str], log: Path) -> float:
+def run_process(command: list[str], log: Path, env: dict[str, str]) -> float:
     """Run a contender; its peak RSS in MB (with its own children). Fails loudly with its log."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as handle:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment(), stdout=handle,
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,
                                    stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -78,7 +79,7 @@ def run_process(command: list[str], log: Path) -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def ours_config(spec: Spec, output_dir: Path) -> Path:
+def ours_config(spec: Spec, output_dir: Path, name: str) -> Path:
     """The toolkit run: eval and tracking off, only the performance/metrics/timer callbacks."""
     config = {
         "general": {"seed": spec.seed, "output_dir": str(output_dir), "log_level": "warning"},
@@ -100,7 +101,7 @@ def ours_config(spec: Spec, output_dir: Path) -> Path:
                       {"name": "benchmarks.timing:LoopTimer",
                        "heldout": str(features_dir(spec, "heldout"))}],
     }
-    path = spec.path / "ours.yaml"
+    path = spec.path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 
@@ -110,17 +111,19 @@ def contender(spec: Spec, kind: str, log: Path, model: str | None = None) -> dic
     out = log.with_suffix(".json")
     command = [sys.executable, "-m", "benchmarks.contenders", kind, "--spec",
                str(spec.path / "spec.json"), "--out", str(out)]
-    rss = run_process([*command, *(["--model", model] if model else [])], log)
+    rss = run_process([*command, *(["--model", model] if model else [])], log,
+                      environment(spec))
     return {**json.loads(out.read_text(encoding="utf-8")), "peak_rss_mb": rss}
 
 
-def run_ours(spec: Spec, round_index: int, target_tokens: int) -> tuple[dict, Path]:
-    """toolkit/train.py in a subprocess; figures from its metrics.jsonl; its final/ model."""
-    output = spec.path / "ours-runs" / f"round{round_index}"
-    config = ours_config(spec, output)
-    log = spec.path / "logs" / f"round{round_index}-ours.log"
-    rss = run_process([sys.executable, str(ROOT / "toolkit" / "train.py"), "--config",
-                       str(config)], log)
+def run_ours(spec: Spec, round_index: int, target_tokens: int, name: str = "ours",
+             root: Path = ROOT) -> tuple[dict, Path]:
+    """`root`/toolkit/train.py in a subprocess; figures from its metrics.jsonl; its final/."""
+    output = spec.path / f"{name}-runs" / f"round{round_index}"
+    config = ours_config(spec, output, name)
+    log = spec.path / "logs" / f"round{round_index}-{name}.log"
+    rss = run_process([sys.executable, str(root / "toolkit" / "train.py"), "--config",
+                       str(config)], log, environment(spec, root))
     run_dir = max(output.iterdir(), key=lambda p: p.stat().st_mtime)
     records = [json.loads(line) for line in
                (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line]
@@ -130,6 +133,8 @@ def run_ours(spec: Spec, round_index: int, target_tokens: int) -> tuple[dict, Pa
     held = next(r for r in records if "bench/heldout_loss" in r)
     return ({"loop_seconds": bench["bench/loop_seconds"],
              "loop_cpu_seconds": bench["bench/loop_cpu_seconds"], "samples": bench["bench/samples"],
+             "rss_mb_before_loop": bench["bench/rss_mb_before_loop"],
+             "rss_mb_after_loop": bench["bench/rss_mb_after_loop"],
              "target_tokens": target_tokens, "train_loss": losses[-1],
              "heldout_loss": held["bench/heldout_loss"], "peak_rss_mb": rss,
              "perf_samples_per_s_mean": sum(perf) / len(perf) if perf else None},
@@ -167,13 +172,21 @@ def _ratio(rounds: list[dict[str, dict]], peer: str, key: str) -> float:
 def summarise(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     """Medians over rounds per contender, and each peer's median per-round ratio ours/peer."""
     summary: dict[str, dict] = {}
-    for name in TRAIN_CONTENDERS:
+    trained = [*TRAIN_CONTENDERS, *([CANDIDATE] if CANDIDATE in rounds[0] else [])]
+    for name in trained:
         summary[name] = {key: median([r[name][key] for r in rounds]) for key in
                          ("samples_per_s", "samples_per_cpu_s", "target_tokens_per_s",
                           "train_loss", "heldout_loss", "peak_rss_mb")}
-        if name != "ours":
-            summary[name]["ratio"] = _ratio(rounds, name, "samples_per_s")
-            summary[name]["cpu_ratio"] = _ratio(rounds, name, "samples_per_cpu_s")
+    for peer in PEERS:
+        summary[peer]["ratio"] = _ratio(rounds, peer, "samples_per_s")
+        summary[peer]["cpu_ratio"] = _ratio(rounds, peer, "samples_per_cpu_s")
+    if CANDIDATE in summary:
+        for key, rate in (("ratio", "samples_per_s"), ("cpu_ratio", "samples_per_cpu_s")):
+            summary[CANDIDATE][key] = median([r[CANDIDATE][rate] / r["ours"][rate]
+                                              for r in rounds])
+        summary[CANDIDATE]["vs_peers"] = {peer: median(
+            [r[CANDIDATE]["samples_per_s"] / r[peer]["samples_per_s"] for r in rounds])
+            for peer in PEERS}
     for name in PREDICT_CONTENDERS:
         summary[name] = {key: median([r[name][key] for r in rounds]) for key in
                          ("dialogues_per_s", "dialogues_per_cpu_s", "seconds", "peak_rss_mb")}
@@ -190,7 +203,7 @@ def summarise(rounds: list[dict[str, dict]]) -> dict[str, dict]:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="40 steps, batch 16, 64 predictions, 1 round.")
+                        help="20 steps, batch 16, 32 predictions, 1 round: a few minutes.")
     parser.add_argument("--rounds", type=int, default=None, help="Rounds (default 3; quick 1).")
     parser.add_argument("--steps", type=int, default=None, help="Optimizer steps per contender.")
     parser.add_argument("--batch-size", type=int, default=None, help="Global train batch.")
@@ -201,6 +214,9 @@ def make_parser() -> argparse.ArgumentParser:
                         help="Model dir to predict with (default: ours from round 1).")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "toolkit-bench"),
                         help="Scratch folder (tokenizer, features, runs, logs).")
+    parser.add_argument("--candidate", default=None,
+                        help="A modified copy of the repository (a folder holding toolkit/): "
+                             "its loop also runs every round, right after ours.")
     parser.add_argument("--threads", type=int, default=None,
                         help="Intra-op threads per contender (OMP_NUM_THREADS); 1 is faster "
                              "and steadier on a machine other jobs share. Default: torch's.")
@@ -209,15 +225,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global THREADS
     args = make_parser().parse_args(argv)
-    THREADS = args.threads
     preset = QUICK if args.quick else FULL
     rounds_wanted = args.rounds or preset["rounds"]
     spec = Spec(work=str(Path(args.work).resolve()), data=resolve_data(args.data),
                 steps=args.steps or preset["steps"],
                 batch_size=args.batch_size or preset["batch_size"],
-                predict_n=args.predict_n or preset["predict_n"], heldout=preset["heldout"])
+                predict_n=args.predict_n or preset["predict_n"], heldout=preset["heldout"],
+                threads=args.threads)
     if spec.steps < spec.logging_steps:
         spec.logging_steps = spec.steps
     spec.save()
@@ -226,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{spec.learning_rate}, fp32, max lengths {spec.max_source_length}/"
           f"{spec.max_target_length}; predict {spec.predict_n} dialogues, {spec.num_beams} "
           f"beams, {spec.max_new_tokens} new tokens, batch {spec.predict_batch_size}; "
-          f"{rounds_wanted} round(s); threads {THREADS or 'default'}", flush=True)
+          f"{rounds_wanted} round(s); threads {spec.threads or 'default'}", flush=True)
     started = time.perf_counter()
     prepare(spec)
     target_tokens = ours_target_tokens(spec, load_features(spec, "train"))
@@ -236,10 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     predict_model = args.predict_model
     for index in range(1, rounds_wanted + 1):
         results: dict[str, dict] = {}
-        for name in TRAIN_CONTENDERS:
+        names = ["ours", *([CANDIDATE] if args.candidate else []), *PEERS]
+        for name in names:
             if name == "ours":
                 results[name], final = run_ours(spec, index, target_tokens)
                 predict_model = predict_model or str(final)
+            elif name == CANDIDATE:
+                results[name], _ = run_ours(spec, index, target_tokens, CANDIDATE,
+                                            Path(args.candidate).resolve())
             else:
                 log = spec.path / "logs" / f"round{index}-{name}.log"
                 results[name] = contender(spec, name, log)
@@ -254,15 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedians over {len(rounds)} round(s); ratios are medians of per-round ours/peer "
           f"(train: samples/s, predict: dialogues/s); model for prediction: {predict_model}")
     print(train_table(summary))
+    if CANDIDATE in summary:
+        print("candidate/peer: " + ", ".join(f"{LABELS[p]} {v:.2f}" for p, v in
+                                           summary[CANDIDATE]["vs_peers"].items()))
     print()
     print(predict_table(summary))
     print(f"identical predictions: {summary['predict_ours']['identical_to_trainer']}/"
           f"{spec.predict_n}; total {time.perf_counter() - started:.0f} s; peak RSS of the "
           f"harness itself {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.json:
-        Path(args.json).write_text(json.dumps({"spec": asdict(spec), "threads": THREADS,
-                                               "rounds": rounds, "summary": summary}, indent=2),
-                                   encoding="utf-8")
+        Path(args.json).write_text(json.dumps({"spec": asdict(spec), "rounds": rounds,
+                                               "summary": summary}, indent=2), encoding="utf-8")
     print(ratio_line(summary["trainer"]["ratio"], summary["trainer_grouped"]["ratio"],
                      summary["predict_trainer"]["ratio"]))
     return 0

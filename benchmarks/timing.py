@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from benchmarks.common import peak_rss_mb
 from toolkit.engine.state import TrainState
 from toolkit.events import Callback, RunContext
 
@@ -23,7 +24,7 @@ class LoopTimer(Callback):
 
     def __init__(self, heldout: str | None = None) -> None:
         self.heldout = heldout
-        self.start = self.cpu_start = 0.0
+        self.start = self.cpu_start = self.rss_before = 0.0
         self.path: Path | None = None
 
     def _append(self, state: TrainState, record: dict) -> None:
@@ -34,12 +35,15 @@ class LoopTimer(Callback):
     def on_train_begin(self, state: TrainState, run: RunContext) -> None:
         self.path = run.run_dir / "metrics.jsonl"
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        self.rss_before = peak_rss_mb()
 
     def on_step_end(self, state: TrainState, lr: float) -> None:
         if state.global_step == state.max_steps:
             self._append(state, {"bench/loop_seconds": time.perf_counter() - self.start,
                                  "bench/loop_cpu_seconds": time.process_time() - self.cpu_start,
-                                 "bench/samples": state.samples_seen})
+                                 "bench/samples": state.samples_seen,
+                                 "bench/rss_mb_before_loop": self.rss_before,
+                                 "bench/rss_mb_after_loop": peak_rss_mb()})
 
     def on_train_end(self, state: TrainState, result) -> None:
         if self.heldout is None:

@@ -151,6 +151,23 @@ def test_generated_speaker_tags_survive(model_dir, dialogues):
 
 
 @pytest.mark.slow
+def test_lean_beam_search_generates_the_same(model_dir, dialogues):
+    from toolkit.evaluation.predict import lean_beam_search, load_model_dir, prompt_features
+
+    bundle = load_model_dir(model_dir)
+    features = prompt_features(bundle, [{"dialogue": r["dialogue"], "references": []}
+                                        for r in dialogues[:6]])
+    inputs = bundle.tokenizer.pad({"input_ids": features["input_ids"][:]}, return_tensors="pt")
+    settings = {"num_beams": 3, "max_new_tokens": 10, "early_stopping": True}
+    with torch.inference_mode():
+        plain = bundle.model.generate(**inputs, **settings)
+        with lean_beam_search(bundle.model):
+            lean = bundle.model.generate(**inputs, **settings)
+    assert torch.equal(plain, lean)
+    assert "_reorder_cache" not in vars(bundle.model)
+
+
+@pytest.mark.slow
 def test_evaluate_multi_reference(model_dir, dialogues, tmp_path, capsys):
     data = tmp_path / "multi.csv"
     with data.open("w", encoding="utf-8", newline="") as handle:

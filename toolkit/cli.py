@@ -25,9 +25,10 @@ def register_train(subparsers) -> None:
 
 
 def _config_show(args: argparse.Namespace) -> int:
-    from toolkit.config.loader import resolve
+    from toolkit.config.loader import redact, resolve
 
     config, origins = resolve(args.config, args.overrides)
+    config = redact(config)
     if args.json:
         print(json.dumps({"config": config, "origins": origins}, ensure_ascii=False, indent=2))
         return 0

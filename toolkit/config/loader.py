@@ -67,7 +67,11 @@ def load_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str,
         if not isinstance(base, str) or not base.strip():
             raise ConfigError([f"`inherit` in {path} must be a path to a YAML file, relative to "
                                f"{path.parent}; got {base!r}"])
-        merged, origins = load_file(path.parent / base, (*_seen, path))
+        target = path.parent / base
+        if not target.is_file():
+            raise ConfigError([f"`inherit: {base}` in {path} names {target}, which does not "
+                               f"exist; the path is relative to the inheriting file"])
+        merged, origins = load_file(target, (*_seen, path))
     deep_merge(merged, data, origins, f"file:{path.name}")
     return merged, origins
 
@@ -125,17 +129,21 @@ def env_overrides(environ: typing.Mapping[str, str]) -> list[tuple[str, str, str
     return found
 
 
-def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
-    """`section.key=value` arguments into pairs; a malformed one is a ConfigError."""
-    pairs, problems = [], []
+def parse_overrides(items: list[str], problems: list[str] | None = None
+                    ) -> list[tuple[str, Any]]:
+    """`section.key=value` arguments into pairs; malformed ones go to `problems` if given,
+    else raise a ConfigError."""
+    pairs, found = [], []
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            problems.append(f"override `{item}` is not of the form section.key=value")
+            found.append(f"override `{item}` is not of the form section.key=value")
             continue
         pairs.append((key.strip(), parse_scalar(raw)))
-    if problems:
-        raise ConfigError(problems)
+    if problems is not None:
+        problems.extend(found)
+    elif found:
+        raise ConfigError(found)
     return pairs
 
 
@@ -151,11 +159,13 @@ def resolve(path: str | Path | None = None, overrides: list[str] | None = None,
         origins.update(file_origins)
     for dotted, raw, name in env_overrides(os.environ if environ is None else environ):
         set_dotted(config, dotted, parse_scalar(raw), origins, f"env:{name}")
-    for dotted, value in parse_overrides(overrides or []):
+    malformed: list[str] = []
+    for dotted, value in parse_overrides(overrides or [], malformed):
         set_dotted(config, dotted, value, origins, "cli")
-    if sweep_params:
-        config = merge_sweep_params(config, sweep_params, origins)
-    validate(config)
+    for name, value in (sweep_params or {}).items():
+        if not name.startswith("_") and name != "wandb_version":
+            set_dotted(config, sweep_key(name), value, origins, "sweep")
+    validate(config, malformed)
     return config, origins
 
 
@@ -317,9 +327,10 @@ def _validate_relations(config: dict[str, Any], problems: list[str]) -> None:
         problems.append("data.train_path is empty; give a file or `embedded`")
 
 
-def validate(config: dict[str, Any]) -> None:
-    """Check and convert every key in place; all problems are reported in one ConfigError."""
-    problems: list[str] = []
+def validate(config: dict[str, Any], problems: list[str] | None = None) -> None:
+    """Check and convert every key in place; all problems (with any found before, such as
+    malformed overrides) are reported in one ConfigError."""
+    problems = list(problems or [])
     allowed = [*SECTIONS, *LIST_KEYS]
     for name in list(config):
         if name in SECTIONS:

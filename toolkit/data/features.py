@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 from transformers import PreTrainedTokenizerBase
 
-FEATURE_VERSION = 2  # bump when the layout of the features changes, to miss old caches
+FEATURE_VERSION = 3  # bump when the layout of the features changes, to miss old caches
 SEPARATOR = "<|summary|>"
 IGNORE_INDEX = -100
 
@@ -60,7 +60,8 @@ class FeatureBuilder:
         bos = [self.tokenizer.bos_token_id] if self.add_bos else []
         out: dict[str, list] = {"input_ids": [], "labels": [], "prompt_length": [], "length": []}
         for source, target in zip(sources, targets):
-            target = target[: self.max_target_length - 1] + [self.eos]
+            keep = self.max_target_length - 1 - (len(bos) if self.family == "seq2seq" else 0)
+            target = target[:keep] + [self.eos]
             if self.family == "seq2seq":
                 source = bos + source[: self.max_source_length - 1 - len(bos)] + [self.eos]
                 ids, labels, prompt = source, bos + target if bos else target, len(source)

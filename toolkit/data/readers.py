@@ -85,8 +85,10 @@ def read_rows(path: str | Path, fmt: str = "auto") -> list[dict]:
     """All rows of a file (or HF dataset `name[:split]`), as dicts."""
     text = str(path)
     split = None
-    if fmt == "hf" and ":" in text and not Path(text).exists():
-        text, split = text.rsplit(":", 1)
+    if fmt in ("hf", "auto") and ":" in text and not Path(text).exists():
+        head, tail = text.rsplit(":", 1)
+        if fmt == "hf" or Path(head).is_dir():
+            text, split = head, tail
     file = Path(text)
     if fmt != "hf" and not file.exists():
         raise DataError(f"data file {file} does not exist; check data.train_path / "
@@ -125,15 +127,18 @@ def normalise_rows(rows: list[dict], columns: Columns, source: str, need_summary
     if need_summary and not refs:
         raise DataError(f"{source} has no `{columns.summary}` column (it has {', '.join(keys)}); "
                         f"set data.summary_column to the right name")
+    def cell(value) -> str:  # None, or NaN where pandas reads a missing value
+        return "" if value is None or value != value else str(value).strip()
+
     kept, dropped = [], 0
     for position, row in enumerate(rows):
-        dialogue = str(row.get(columns.dialogue) or "").strip()
-        references = [str(row.get(c) or "").strip() for c in refs]
+        dialogue = cell(row.get(columns.dialogue))
+        references = [cell(row.get(c)) for c in refs]
         references = [r for r in references if r]
         if not dialogue or (need_summary and not references):
             dropped += 1
             continue
-        identifier = str(row.get(columns.id, "") or f"row_{position}")
+        identifier = cell(row.get(columns.id)) or f"row_{position}"
         kept.append({"id": identifier, "dialogue": dialogue, "references": references})
     if not kept:
         raise DataError(f"{source}: every row has an empty dialogue or summary; nothing to use")

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from toolkit.errors import ConfigError
+
 SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
             "mask_token": "<mask>"}
 
@@ -33,7 +35,16 @@ def train_tokenizer(texts: Iterable[str], tags: list[str], vocab_size: int = 400
     backend.normalizer = normalizers.NFKC()
     backend.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
     backend.decoder = decoders.Metaspace(prepend_scheme="first")
-    backend.train_from_iterator(texts, trainer=trainer)
+    texts = list(texts)
+    try:
+        backend.train_from_iterator(texts, trainer=trainer)
+    except Exception as error:  # tokenizers raises a bare Exception
+        if "not large enough to contain all chars" not in str(error):
+            raise
+        chars = len(set("".join(texts)))
+        raise ConfigError([f"tokenizer.vocab_size={vocab_size} is below the {chars} distinct "
+                           f"characters of the training text, which a unigram vocabulary must "
+                           f"hold; raise tokenizer.vocab_size or use tokenizer.algorithm=bpe"])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **SPECIALS)
     tokenizer.add_special_tokens({"additional_special_tokens": tags})
     return tokenizer

@@ -139,8 +139,8 @@ def train_loop(p: LoopParts) -> str:
             if agree(acc, p.stop_requested()):
                 save(p, log_loss, log_tokens)
                 return "interrupted"
-            if state.global_step >= state.max_steps:
-                break
+            if state.global_step >= state.max_steps and state.batch_in_epoch < p.batches_per_epoch:
+                break  # (an epoch that ends with the run still ends below)
         else:
             # the epoch ran out before max_steps
             state.epoch += 1

@@ -367,6 +367,9 @@ class DialogueSummarizationTrainer:
             unwrapped = acc.unwrap_model(model)
             unwrapped.generation_config = self._generation_config()
             unwrapped.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+            positions = getattr(unwrapped.config, "max_position_embeddings", None)
+            if positions:  # learned positions: truncation=True must not exceed them
+                self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, positions)
             self.tokenizer.save_pretrained(tmp)
             shutil.rmtree(directory, ignore_errors=True)
             tmp.rename(directory)

@@ -114,7 +114,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Generate for a labelled file and print ROUGE (every reference column counts)."""
     from toolkit.data.readers import Columns
     from toolkit.evaluation.evaluator import EvalSettings, evaluate
-    from toolkit.evaluation.predict import prompt_features, read_references
+    from toolkit.evaluation.predict import lean_beam_search, prompt_features, read_references
     from toolkit.evaluation.rouge import rouge_table
 
     _check(args, "rouge_workers")
@@ -125,8 +125,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     settings = EvalSettings(args.batch_size, bundle.causal, _gen_kwargs(bundle, args),
                             args.rouge_tokenizer, args.multi_reference, with_loss=False,
                             rouge_workers=args.rouge_workers)
-    out = evaluate(accelerator, bundle.model, bundle.tokenizer, features,
-                   [row["references"] for row in rows], settings)
+    with lean_beam_search(bundle.model):
+        out = evaluate(accelerator, bundle.model, bundle.tokenizer, features,
+                       [row["references"] for row in rows], settings)
     if accelerator.is_main_process:
         if args.output:
             _write_predictions(args.output, rows, out.predictions, args.id_column)

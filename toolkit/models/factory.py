@@ -38,6 +38,15 @@ def family_of(architecture: str) -> str:
     return FAMILIES[architecture]
 
 
+def _require_local(what: str, source: str) -> None:
+    """A path-like source that is not there: say so (hub ids are `name` or `owner/name`)."""
+    path = Path(source).expanduser()
+    if (path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1) \
+            and not path.exists():
+        raise ToolkitError(f"the {what} directory {source} does not exist; set model.checkpoint "
+                           f"(or tokenizer.path) to a save_pretrained directory or a hub id")
+
+
 def _load_error(what: str, source: str, error: Exception) -> ToolkitError:
     local = Path(source).exists()
     fix = ("check that the directory holds a save_pretrained model" if local else
@@ -48,6 +57,7 @@ def _load_error(what: str, source: str, error: Exception) -> ToolkitError:
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
+    _require_local("tokenizer", source)
     try:
         return AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:
@@ -118,6 +128,7 @@ def load_model(architecture: str, checkpoint: str | None, preset: str,
     family = family_of(architecture)
     if checkpoint:
         auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
+        _require_local("model", checkpoint)
         try:
             model = auto.from_pretrained(checkpoint, **dropout_overrides(architecture, dropout))
         except (OSError, ValueError) as error:
