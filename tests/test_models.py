@@ -23,15 +23,6 @@ DROPOUT_ATTRIBUTES = {"bart": ["dropout"], "t5": ["dropout_rate"],
                       "gpt2": ["resid_pdrop", "embd_pdrop", "attn_pdrop"]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models on a shared CPU run several times faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
     return [{"id": r["fname"], "dialogue": normalise(r["dialogue"]),

@@ -19,15 +19,6 @@ from toolkit.evaluation.generate import decode
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models on a shared CPU run several times faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, cache_dir) -> Path:
     """best/ of 20 steps of the tiny preset on a small embedded corpus (one thread)."""

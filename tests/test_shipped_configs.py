@@ -37,15 +37,6 @@ GPT2_POSITIONS = 1024  # skt/kogpt2-base-v2's n_positions
 DS_AUTO = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models on a shared CPU run several times faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def shipped() -> list[str]:
     return sorted(str(p.relative_to(CONFIG)) for p in CONFIG.rglob("*.yaml")
                   if SWEEP not in p.parents)

@@ -33,15 +33,6 @@ MAX_STEPS, EVAL_STEPS = 20, 10  # 96 examples / batch 8: epochs of 12 steps
 MAX_SOURCE = 96  # tiny_overrides' tokenizer.max_source_length
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models on a shared CPU run several times faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class EventCounter(Callback):
     """A user subscriber that counts the events it receives."""
 

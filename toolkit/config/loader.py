@@ -45,7 +45,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{path} is not valid YAML{where}: {getattr(error, 'problem', error)}"])
+        raise ConfigError([f"{path} is not valid YAML{where}: {getattr(error, 'problem', error)}"]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

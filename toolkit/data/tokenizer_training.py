@@ -44,7 +44,7 @@ def train_tokenizer(texts: Iterable[str], tags: list[str], vocab_size: int = 400
         chars = len(set("".join(texts)))
         raise ConfigError([f"tokenizer.vocab_size={vocab_size} is below the {chars} distinct "
                            f"characters of the training text, which a unigram vocabulary must "
-                           f"hold; raise tokenizer.vocab_size or use tokenizer.algorithm=bpe"])
+                           f"hold; raise tokenizer.vocab_size or use tokenizer.algorithm=bpe"]) from None
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **SPECIALS)
     tokenizer.add_special_tokens({"additional_special_tokens": tags})
     return tokenizer

@@ -27,7 +27,7 @@ def _import(path: str) -> Callable[..., Callback]:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
         raise ConfigError([f"callback `{path}` cannot be imported ({error}); give "
-                           f"`package.module:ClassName` importable from this environment"])
+                           f"`package.module:ClassName` importable from this environment"]) from None
 
 
 def build_one(entry: str | dict[str, Any]) -> Callback:
