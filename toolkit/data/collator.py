@@ -9,6 +9,11 @@ import torch
 from toolkit.data.features import IGNORE_INDEX
 
 
+def target_tokens(labels: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Tokens that carry loss (decoder-only models predict position t+1 from t)."""
+    return (labels[:, 1:] != IGNORE_INDEX).sum() if causal else (labels != IGNORE_INDEX).sum()
+
+
 def pad(sequences: list[list[int]], value: int, left: bool = False) -> torch.Tensor:
     width = max(len(s) for s in sequences)
     rows = [[value] * (width - len(s)) + s if left else s + [value] * (width - len(s))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
+from toolkit.data.collator import target_tokens
 from toolkit.engine import checkpoint
 from toolkit.engine.state import TrainState
 from toolkit.events import Event, EventBus, RunContext, StopTraining
@@ -55,9 +57,18 @@ def windows(batches: Iterator[dict], size: int) -> Iterator[list[dict]]:
         yield window
 
 
-def target_tokens(labels: torch.Tensor, causal: bool) -> torch.Tensor:
-    """Tokens that carry loss (decoder-only models predict position t+1 from t)."""
-    return (labels[:, 1:] != -100).sum() if causal else (labels != -100).sum()
+def timed_batches(loader: torch.utils.data.DataLoader, device: torch.device,
+                  waited: list[float]) -> Iterator[dict]:
+    """Batches on the device; seconds spent waiting for the loader are added to waited[0]."""
+    iterator = iter(loader)
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        waited[0] += time.perf_counter() - start
+        yield {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def sync_context(accelerator: Accelerator, model: torch.nn.Module, sync: bool):
@@ -84,6 +95,7 @@ def train_loop(p: LoopParts) -> str:
     log_loss = torch.tensor(state.pending_loss_sum if acc.is_main_process else 0.0,
                             device=device)
     log_tokens = torch.tensor(state.pending_tokens, device=device)
+    waited = [0.0]  # seconds spent waiting for data since the last log
     bus.emit(Event.TRAIN_BEGIN, state, run=p.run)
     model.train()
     status = "completed"
@@ -92,8 +104,7 @@ def train_loop(p: LoopParts) -> str:
         sampler.set_epoch(state.epoch, start_batch=state.batch_in_epoch)
         if state.batch_in_epoch == 0:
             bus.emit(Event.EPOCH_BEGIN, state)
-        batches = ({k: v.to(device, non_blocking=True) for k, v in b.items()} for b in p.loader)
-        for window in windows(batches, p.accumulation):
+        for window in windows(timed_batches(p.loader, device, waited), p.accumulation):
             # tokens of the whole window on every process: the loss denominator
             local_tokens = [target_tokens(b["labels"], p.causal) for b in window]
             window_tokens = acc.reduce(torch.stack(local_tokens).sum().float(), reduction="sum")
@@ -121,12 +132,15 @@ def train_loop(p: LoopParts) -> str:
                     total = acc.reduce(log_loss, reduction="sum") / log_tokens.clamp(min=1)
                     epoch = state.epoch + state.batch_in_epoch / p.batches_per_epoch
                     metrics = {"train/loss": total.item(), "train/learning_rate": lr,
-                               "train/epoch": round(epoch, 4)}
+                               "train/epoch": round(epoch, 4),
+                               "train/target_tokens": log_tokens.item(),
+                               "train/data_wait_s": waited[0]}
                     if grad_norm is not None:
                         metrics["train/grad_norm"] = float(grad_norm)
                     state.last_metrics.update(metrics)
                     log_loss.zero_()
                     log_tokens.zero_()
+                    waited[0] = 0.0
                     bus.emit(Event.LOG, state, metrics=metrics)
                 if p.eval_every and state.global_step % p.eval_every == 0:
                     p.evaluate()

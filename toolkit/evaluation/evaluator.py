@@ -6,12 +6,10 @@ from dataclasses import dataclass, field
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType, broadcast_object_list, gather_object
-from tqdm.auto import tqdm
+from accelerate.utils import DistributedType, broadcast_object_list
 
-from toolkit.data.collator import TrainCollator
-from toolkit.engine.loop import target_tokens
-from toolkit.evaluation.generate import generate_batches, shard_batches
+from toolkit.data.collator import TrainCollator, target_tokens
+from toolkit.evaluation.generate import generate_everywhere
 from toolkit.evaluation.rouge import compute_rouge
 
 
@@ -67,20 +65,10 @@ def eval_loss(accelerator: Accelerator, model: torch.nn.Module, features, batche
 def evaluate(accelerator: Accelerator, model: torch.nn.Module, tokenizer, features,
              references: list[list[str]], settings: EvalSettings) -> EvalOutput:
     """Generate for every example once across processes; ROUGE on main, shared with all."""
-    lengths = features["prompt_length"]
-    batches = shard_batches(lengths, settings.batch_size, accelerator.num_processes,
-                            accelerator.process_index)
-    bar = tqdm(total=len(batches), desc="Evaluating", leave=False,
-               disable=not (settings.show_progress and accelerator.is_main_process))
-    generator = accelerator.unwrap_model(model)
-    local = generate_batches(generator, tokenizer, features, batches, accelerator.device,
-                             settings.causal, settings.gen_kwargs,
-                             synced_gpus=needs_synced_gpus(accelerator), on_batch=bar.update)
-    bar.close()
-    merged: dict[int, str] = {}
-    for part in gather_object([local]):
-        merged.update(part)
-    predictions = [merged[i] for i in range(len(lengths))]
+    predictions, batches = generate_everywhere(
+        accelerator, accelerator.unwrap_model(model), tokenizer, features, settings.batch_size,
+        settings.causal, settings.gen_kwargs, synced_gpus=needs_synced_gpus(accelerator),
+        desc="Evaluating", show_progress=settings.show_progress)
     metrics: list = [None]
     if accelerator.is_main_process:
         metrics[0] = compute_rouge(predictions, references, settings.rouge_tokenizer,

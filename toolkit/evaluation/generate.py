@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from toolkit.data.collator import GenerationCollator
@@ -56,3 +59,25 @@ def generate_batches(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
             on_batch()
     model.train(was_training)
     return out
+
+
+def generate_everywhere(accelerator: Accelerator, model: PreTrainedModel,
+                        tokenizer: PreTrainedTokenizerBase, features, batch_size: int,
+                        causal: bool, gen_kwargs: dict, synced_gpus: bool = False,
+                        desc: str = "Generating", show_progress: bool = True,
+                        ) -> tuple[list[str], list[list[int]]]:
+    """One text per feature row, in row order, each generated once across all processes.
+
+    Also returns this process's batches, for callers that run more passes over the same shard.
+    """
+    lengths = features["prompt_length"][:]  # a list: indexing a datasets Column is slow
+    batches = shard_batches(lengths, batch_size, accelerator.num_processes,
+                            accelerator.process_index)
+    with tqdm(total=len(batches), desc=desc, leave=False,
+              disable=not (show_progress and accelerator.is_main_process)) as bar:
+        local = generate_batches(model, tokenizer, features, batches, accelerator.device, causal,
+                                 gen_kwargs, synced_gpus=synced_gpus, on_batch=bar.update)
+    merged: dict[int, str] = {}
+    for part in gather_object([local]):
+        merged.update(part)
+    return [merged[i] for i in range(len(lengths))], batches

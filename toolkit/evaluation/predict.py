@@ -19,8 +19,6 @@ import datasets
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import gather_object
-from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -35,7 +33,7 @@ from toolkit.data.features import SEPARATOR, FeatureBuilder
 from toolkit.data.preprocess import normalise
 from toolkit.data.readers import Columns, normalise_rows, read_rows, reference_columns
 from toolkit.errors import DataError, ToolkitError
-from toolkit.evaluation.generate import generate_batches, shard_batches
+from toolkit.evaluation.generate import generate_everywhere
 from toolkit.models.factory import load_tokenizer
 
 logger = logging.getLogger("toolkit")
@@ -231,19 +229,11 @@ def predict_features(accelerator: Accelerator, bundle: ModelBundle, features: da
                      batch_size: int, gen_kwargs: dict[str, Any], show_progress: bool = True,
                      ) -> list[str]:
     """One summary per feature row, in row order, generated across all processes."""
-    lengths = features["prompt_length"][:]  # a list: indexing a datasets Column is slow
-    batches = shard_batches(lengths, batch_size, accelerator.num_processes,
-                            accelerator.process_index)
-    with lean_beam_search(bundle.model), tqdm(
-            total=len(batches), desc="Predicting", leave=False,
-            disable=not (show_progress and accelerator.is_main_process)) as bar:
-        local = generate_batches(bundle.model, bundle.tokenizer, features, batches,
-                                 accelerator.device, bundle.causal, gen_kwargs,
-                                 on_batch=bar.update)
-    merged: dict[int, str] = {}
-    for part in gather_object([local]):
-        merged.update(part)
-    return [merged[i] for i in range(len(lengths))]
+    with lean_beam_search(bundle.model):
+        predictions, _ = generate_everywhere(accelerator, bundle.model, bundle.tokenizer,
+                                             features, batch_size, bundle.causal, gen_kwargs,
+                                             desc="Predicting", show_progress=show_progress)
+    return predictions
 
 
 def write_submission(path: str | Path, ids: Sequence[str], summaries: Sequence[str],
