@@ -21,7 +21,7 @@ from accelerate import Accelerator
 from toolkit.data.collator import target_tokens
 from toolkit.engine import checkpoint
 from toolkit.engine.state import TrainState
-from toolkit.events import Event, EventBus, RunContext, StopTraining
+from toolkit.events import Event, EventBus, RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +77,12 @@ def sync_context(accelerator: Accelerator, model: torch.nn.Module, sync: bool):
     return contextlib.nullcontext() if sync else accelerator.no_sync(model)
 
 
-def agree(accelerator: Accelerator, flag: bool) -> bool:
-    """True on every process when it is true on any (one tiny all-reduce when distributed)."""
+def agree(accelerator: Accelerator, *flags: bool) -> list[bool]:
+    """Each flag true on every process when it is true on any (one tiny all-reduce)."""
     if accelerator.num_processes == 1:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
-    return bool(accelerator.reduce(value, reduction="sum").item() > 0)
+        return list(flags)
+    value = torch.tensor([1.0 if flag else 0.0 for flag in flags], device=accelerator.device)
+    return [bool(v > 0) for v in accelerator.reduce(value, reduction="sum").tolist()]
 
 
 def train_loop(p: LoopParts) -> str:
@@ -98,7 +98,7 @@ def train_loop(p: LoopParts) -> str:
     waited = [0.0]  # seconds spent waiting for data since the last log
     bus.emit(Event.TRAIN_BEGIN, state, run=p.run)
     model.train()
-    status = "completed"
+    control = bus.control
     while state.global_step < state.max_steps:
         sampler = p.loader.batch_sampler
         sampler.set_epoch(state.epoch, start_batch=state.batch_in_epoch)
@@ -125,52 +125,54 @@ def train_loop(p: LoopParts) -> str:
             state.batch_in_epoch += len(window)
             state.samples_seen += sum(len(b["labels"]) for b in window) * acc.num_processes
             lr = p.scheduler.get_last_lr()[0]
-            try:
-                bus.emit(Event.STEP_END, state, lr=lr)
-                # logging: the only place a step reads values back to the host
-                if state.global_step % p.logging_steps == 0 or state.global_step == state.max_steps:
-                    total = acc.reduce(log_loss, reduction="sum") / log_tokens.clamp(min=1)
-                    epoch = state.epoch + state.batch_in_epoch / p.batches_per_epoch
-                    metrics = {"train/loss": total.item(), "train/learning_rate": lr,
-                               "train/epoch": round(epoch, 4),
-                               "train/target_tokens": log_tokens.item(),
-                               "train/data_wait_s": waited[0]}
-                    if grad_norm is not None:
-                        metrics["train/grad_norm"] = float(grad_norm)
-                    state.last_metrics.update(metrics)
-                    log_loss.zero_()
-                    log_tokens.zero_()
-                    waited[0] = 0.0
-                    bus.emit(Event.LOG, state, metrics=metrics)
-                if p.eval_every and state.global_step % p.eval_every == 0:
-                    p.evaluate()
-                    model.train()
-            except StopTraining as request:
-                logger.info("Stopping: %s", request)
-                state.max_steps = state.global_step
-            if p.save_every and state.global_step % p.save_every == 0:
-                save(p, log_loss, log_tokens)
-            if agree(acc, p.stop_requested()):
+            bus.emit(Event.STEP_END, state, lr=lr)
+            # logging: the only place a step reads values back to the host
+            if state.global_step % p.logging_steps == 0 or state.global_step == state.max_steps:
+                total = acc.reduce(log_loss, reduction="sum") / log_tokens.clamp(min=1)
+                epoch = state.epoch + state.batch_in_epoch / p.batches_per_epoch
+                metrics = {"train/loss": total.item(), "train/learning_rate": lr,
+                           "train/epoch": round(epoch, 4),
+                           "train/target_tokens": log_tokens.item(),
+                           "train/data_wait_s": waited[0]}
+                if grad_norm is not None:
+                    metrics["train/grad_norm"] = float(grad_norm)
+                state.last_metrics.update(metrics)
+                log_loss.zero_()
+                log_tokens.zero_()
+                waited[0] = 0.0
+                bus.emit(Event.LOG, state, metrics=metrics)
+            if p.eval_every and state.global_step % p.eval_every == 0:
+                p.evaluate()
+                model.train()
+            preempted, stop, save_now = agree(acc, p.stop_requested(),
+                                              control.should_training_stop, control.should_save)
+            if preempted:
                 save(p, log_loss, log_tokens)
                 return "interrupted"
-            if state.global_step >= state.max_steps and state.batch_in_epoch < p.batches_per_epoch:
-                break  # (an epoch that ends with the run still ends below)
-        else:
-            # the epoch ran out before max_steps
-            state.epoch += 1
-            state.batch_in_epoch = 0
-            try:
-                bus.emit(Event.EPOCH_END, state)
-                if p.eval_at_epoch_end:
-                    p.evaluate()
-                    model.train()
-            except StopTraining as request:
-                logger.info("Stopping: %s", request)
-                state.max_steps = state.global_step
-            save(p, log_loss, log_tokens)
-            continue
-        break
-    return status
+            ends_here = stop or state.global_step >= state.max_steps
+            inside_epoch = state.batch_in_epoch < p.batches_per_epoch
+            if save_now or (p.save_every and state.global_step % p.save_every == 0) or (
+                    ends_here and inside_epoch):  # a run that ends mid-epoch keeps its last step
+                save(p, log_loss, log_tokens)
+            if ends_here:
+                if stop:
+                    logger.info("Stopping: %s", control.stop_reason)
+                if inside_epoch:
+                    return "completed"
+                break  # the epoch's end comes next
+        # the epoch ran out
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        bus.emit(Event.EPOCH_END, state)
+        if p.eval_at_epoch_end:
+            p.evaluate()
+            model.train()
+        save(p, log_loss, log_tokens)
+        (stop,) = agree(acc, control.should_training_stop)
+        if stop:
+            logger.info("Stopping: %s", control.stop_reason)
+            break
+    return "completed"
 
 
 def save(p: LoopParts, log_loss: torch.Tensor, log_tokens: torch.Tensor) -> Path:
@@ -180,5 +182,6 @@ def save(p: LoopParts, log_loss: torch.Tensor, log_tokens: torch.Tensor) -> Path
     directory = checkpoint.save(p.accelerator, p.run.run_dir, p.state)
     if p.accelerator.is_main_process:
         checkpoint.rotate(p.run.run_dir, p.save_total_limit, p.state.best_step)
+    p.bus.control.should_save = False
     p.bus.emit(Event.SAVE, p.state, checkpoint_dir=directory)
     return directory

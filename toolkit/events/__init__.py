@@ -1,5 +1,5 @@
 """The event bus and its built-in subscribers."""
 
-from toolkit.events.bus import Callback, Event, EventBus, RunContext, StopTraining
+from toolkit.events.bus import Callback, Control, Event, EventBus, RunContext, StopTraining
 
-__all__ = ["Callback", "Event", "EventBus", "RunContext", "StopTraining"]
+__all__ = ["Callback", "Control", "Event", "EventBus", "RunContext", "StopTraining"]

@@ -53,6 +53,23 @@ class StopTraining(Exception):
 
 
 @dataclass
+class Control:
+    """Requests the loop honours after the current optimizer step, agreed by every process.
+
+    A subscriber sets them through ``run.control`` (kept from ``on_train_begin``) or, for a
+    stop, by raising :class:`StopTraining`; the loop clears ``should_save`` once it has saved.
+    """
+
+    should_training_stop: bool = False
+    should_save: bool = False
+    stop_reason: str = ""
+
+    def request_stop(self, reason: str) -> None:
+        if not self.should_training_stop:
+            self.should_training_stop, self.stop_reason = True, reason
+
+
+@dataclass
 class RunContext:
     """What a subscriber may know about the run; fixed at train begin."""
 
@@ -66,6 +83,7 @@ class RunContext:
     resumed: bool = False
     model_info: dict[str, Any] = field(default_factory=dict)
     dataset_info: dict[str, Any] = field(default_factory=dict)
+    control: Control = field(default_factory=Control)  # the bus's: stop and save requests
     # Filled by subscribers for each other (tracker id, W&B run id); the loop never reads them.
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -103,23 +121,21 @@ class EventBus:
         self.is_main_process = is_main_process
         self.subscribers: list[Callback] = []
         self.disabled: set[int] = set()
+        self.control = Control()
 
     def add(self, subscriber: Callback) -> None:
         self.subscribers.append(subscriber)
         self.subscribers.sort(key=lambda s: s.order)  # stable: equal orders keep insertion order
 
-    def find(self, kind: type) -> Callback | None:
-        return next((s for s in self.subscribers if isinstance(s, kind)), None)
-
     def emit(self, event: Event, state: TrainState, **payload: Any) -> None:
-        stop: StopTraining | None = None
+        """Call every enabled subscriber; a StopTraining becomes ``control.request_stop``."""
         for subscriber in self.subscribers:
             if id(subscriber) in self.disabled or (subscriber.main_process_only and not self.is_main_process):
                 continue
             try:
                 getattr(subscriber, event.value)(state, **payload)
             except StopTraining as request:
-                stop = stop or request
+                self.control.request_stop(str(request) or type(subscriber).__name__)
             except Exception as error:
                 if subscriber.critical:
                     raise
@@ -128,5 +144,3 @@ class EventBus:
                     "Subscriber %s failed in %s and is now disabled: %s: %s",
                     type(subscriber).__name__, event.value, type(error).__name__, error,
                 )
-        if stop is not None:
-            raise stop
