@@ -31,7 +31,7 @@ def test_every_registered_command_is_reachable() -> None:
     top = {path[0] for path in PATHS if path}
     assert len(commands()) <= len(top)
     assert {"train", "evaluate", "predict", "sweep", "config"} <= top
-    assert ("config", "show") in PATHS
+    assert ("config", "show") in PATHS and ("config", "import") in PATHS
 
 
 @pytest.mark.parametrize("argv", PATHS, ids=lambda path: " ".join(path) or "toolkit")
@@ -56,3 +56,22 @@ def test_an_unknown_key_exits_2_with_the_suggestion(argv: list[str],
     captured = capsys.readouterr()
     assert "did you mean `training.learning_rate`" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize(("override", "hint"), [
+    ("tokenizer.encoder_max_len=512", "the toolkit calls it `tokenizer.max_source_length`"),
+    ("general.model_name=gogamza/kobart-base-v2", "the toolkit calls it `model.checkpoint`"),
+    ("inference.num_beams=4", "toolkit config import"),
+])
+def test_a_competition_baseline_key_exits_2_pointing_to_the_toolkit_key(
+        override: str, hint: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["config", "show", override]) == EXIT_USAGE
+    assert hint in capsys.readouterr().err
+
+
+def test_config_import_of_a_missing_file_is_a_usage_error(tmp_path, capsys) -> None:
+    assert main(["config", "import", str(tmp_path / "old.yaml"), "--output",
+                 str(tmp_path / "new.yaml")]) == EXIT_USAGE
+    assert "old.yaml does not exist; pass the path of the config to convert" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "new.yaml").exists()

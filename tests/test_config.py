@@ -4,14 +4,17 @@ validation message, sweep-parameter merging, redaction and `toolkit config show`
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.helpers import run_train
+from tests.helpers import ROOT, environment, run_train, tiny_overrides
 from toolkit.cli import main
-from toolkit.config import ConfigManager, loader
+from toolkit.config import ConfigManager, best_metric_name, loader, resolve_config
 from toolkit.config.schema import Config, Training, defaults
 from toolkit.errors import EXIT_USAGE, ConfigError
 
@@ -325,3 +328,315 @@ def test_train_with_a_bad_config_prints_one_paragraph_and_exits_2() -> None:
     assert lines[0] == "error: The configuration has 2 problem(s):"
     assert len(lines) == 3 and all(line.startswith("  - ") for line in lines[1:])
     assert "did you mean `training.learning_rate`" in done.stderr
+
+
+# --------------------------------------------------- other tools' names (alias table)
+BASELINE = Path(__file__).parent / "fixtures" / "competition_baseline_config.yaml"
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    (["training.fp16=true"], "fp16"),
+    (["training.bf16=true"], "bf16"),
+    (["training.fp16=false"], "no"),
+    (["training.fp16=false", "training.bf16=true"], "bf16"),
+])
+def test_the_trainers_fp16_and_bf16_are_mixed_precision(written: list[str], expected: str
+                                                        ) -> None:
+    config, origins = loader.resolve(overrides=written, environ={})
+    assert config["training"]["mixed_precision"] == expected
+    assert "fp16" not in config["training"] and "bf16" not in config["training"]
+    assert origins["training.mixed_precision"].startswith("cli (as training.")
+
+
+def test_config_show_names_the_alias_in_the_origin(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    path = write(tmp_path / "job.yaml", "training:\n  fp16: true\n")
+    assert main(["config", "show", "--config", str(path)]) == 0
+    assert "  mixed_precision: fp16    # file:job.yaml (as training.fp16)" in \
+        capsys.readouterr().out.splitlines()
+
+
+def test_a_higher_layer_wins_over_an_alias_and_one_layer_must_agree(tmp_path: Path) -> None:
+    path = write(tmp_path / "job.yaml", "training:\n  fp16: true\n")
+    config, origins = loader.resolve(path, ["training.mixed_precision=no"], environ={})
+    assert config["training"]["mixed_precision"] == "no" and origins[
+        "training.mixed_precision"] == "cli"
+    both = write(tmp_path / "both.yaml", "training:\n  fp16: true\n  mixed_precision: bf16\n")
+    [problem] = problems_of(path=both)
+    assert "training.fp16" in problem and "training.mixed_precision" in problem
+    assert "keep one" in problem
+    [problem] = problems_of(overrides=["training.fp16=true", "training.bf16=true"])
+    assert "fp16 and bf16 are both true" in problem
+
+
+def test_the_guides_reproducibility_section_loads(tmp_path: Path) -> None:
+    path = write(tmp_path / "job.yaml", "reproducibility:\n  seed: 7\n  deterministic: true\n"
+                                        "  torch_version: 2.1.0\n"
+                                        "  transformers_version: 4.40.0\n")
+    config, origins = loader.resolve(path, environ={})
+    assert config["general"]["seed"] == 7 and config["general"]["deterministic"] is True
+    assert "reproducibility" not in config
+    assert origins["general.seed"] == "file:job.yaml (as reproducibility.seed)"
+    assert loader.to_typed(config).general.deterministic is True
+    [problem] = problems_of(overrides=["reproducibility.sead=1"])
+    assert "unknown key `reproducibility.sead`" in problem and "seed, deterministic" in problem
+
+
+def test_the_guides_dict_edits_load() -> None:
+    """What the seed's guide does to a config dict before creating a trainer."""
+    config = defaults()
+    config["training"]["learning_rate"] = 1e-4
+    config["training"]["per_device_train_batch_size"] = 8
+    config["training"]["fp16"] = True
+    config["training"]["dataloader_num_workers"] = 8
+    config["meta"]["experiment_name"] = "kobart_optimized_v1"
+    config["reproducibility"] = {"seed": 42, "torch_version": "2.3.0",
+                                 "transformers_version": "4.41.0"}
+    merged = loader.defaults_merged(config)
+    assert merged["training"]["mixed_precision"] == "fp16"
+    assert merged["general"]["seed"] == 42 and merged["training"]["dataloader_num_workers"] == 8
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("tokenizer.encoder_max_len=512", "the toolkit calls it `tokenizer.max_source_length`"),
+    ("tokenizer.decoder_max_len=100", "the toolkit calls it `tokenizer.max_target_length`"),
+    ("general.model_name=x", "the toolkit calls it `model.checkpoint`"),
+    ("inference.num_beams=4", "unknown section `inference` (the toolkit calls it `generation`"),
+    ("general.fp16=true", "the toolkit calls it `training.mixed_precision`"),
+    ("training.evaluation_strategy=epoch", "the toolkit calls it `training.eval_strategy`"),
+    ("training.save_total_limit=2", "it belongs to `checkpoint.save_total_limit`"),
+    ("training.predict_with_generate=true", "evaluation always generates"),
+    ("training.encoder_max_len=5", "`tokenizer.max_source_length`"),
+])
+def test_other_tools_names_point_to_the_toolkit_key(override: str, expected: str) -> None:
+    [problem] = problems_of(overrides=[override])
+    assert expected in problem
+
+
+def test_the_baseline_config_gets_a_pointed_hint_for_every_key() -> None:
+    problems = problems_of(path=BASELINE)
+    assert not [p for p in problems if "did you mean" in p], problems
+    assert any("toolkit config import" in p for p in problems)
+
+
+@pytest.mark.parametrize(("name", "dotted"), [
+    ("lr", "training.learning_rate"), ("batch_size", "training.per_device_train_batch_size"),
+    ("epochs", "training.num_train_epochs"), ("learning_rate", "training.learning_rate"),
+    ("encoder_max_len", "tokenizer.max_source_length"), ("fp16", "training.fp16"),
+])
+def test_sweep_names_know_the_aliases(name: str, dotted: str) -> None:
+    assert loader.sweep_key(name) == dotted
+
+
+def test_sweep_aliases_merge() -> None:
+    merged = loader.merge_sweep_params(defaults(), {"lr": 2e-4, "batch_size": 4, "fp16": True})
+    training = merged["training"]
+    assert (training["learning_rate"], training["per_device_train_batch_size"],
+            training["mixed_precision"]) == (2e-4, 4, "fp16")
+
+
+# -------------------------------------------------------- numbers, metrics, sources
+@pytest.mark.parametrize("text", ["1e400", "1.0e+400", ".inf", "-.inf", ".nan"])
+def test_a_non_finite_number_in_a_file_names_the_key(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "job.yaml", f"training:\n  learning_rate: {text}\n")
+    [problem] = problems_of(path=path)
+    assert problem.startswith("training.learning_rate must be a finite number")
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "1e400", "-1e999"])
+def test_a_non_finite_number_from_the_command_line_or_environment_is_a_problem(raw: str
+                                                                               ) -> None:
+    [problem] = problems_of(overrides=[f"model.dropout={raw}"])
+    assert problem.startswith("model.dropout must be a finite number")
+    [problem] = problems_of(environ={"TOOLKIT_TRAINING__WARMUP_RATIO": raw})
+    assert problem.startswith("training.warmup_ratio must be a finite number")
+    assert "environment variable TOOLKIT_TRAINING__WARMUP_RATIO" in problem
+
+
+@pytest.mark.parametrize(("environ", "fragments"), [
+    ({"LEARNING_RATE": "fast"}, ["training.learning_rate expects float",
+                                 "environment variable LEARNING_RATE"]),
+    ({"BATCH_SIZE": "0"}, ["per_device_train_batch_size must be >= 1",
+                           "environment variable BATCH_SIZE"]),
+    ({"TOOLKIT_TRAINING__LEARNIG_RATE": "1"}, ["unknown key `training.learnig_rate`",
+                                               "environment variable TOOLKIT_TRAINING__LEARNIG_RATE"]),
+    ({"TOOLKIT_TRAINIG__MAX_STEPS": "1"}, ["unknown section `trainig`",
+                                           "environment variable TOOLKIT_TRAINIG__MAX_STEPS"]),
+])
+def test_a_problem_caused_by_the_environment_names_the_variable(environ: dict[str, str],
+                                                                fragments: list[str]) -> None:
+    [problem] = problems_of(environ=environ)
+    for fragment in fragments:
+        assert fragment in problem
+
+
+@pytest.mark.parametrize(("name", "best"), [
+    ("rouge_combined_f1", "rouge_combined_f1"), ("eval/rouge1_f1", "rouge1_f1"),
+    ("eval_rougeL_f1", "rougeL_f1"), ("loss", "loss"), ("eval_loss", "loss"),
+])
+def test_best_metric_name_strips_the_prefix(name: str, best: str) -> None:
+    config, _ = loader.resolve(overrides=[f"training.metric_for_best_model={name}"], environ={})
+    assert best_metric_name(loader.to_typed(config)) == best
+
+
+def test_an_unknown_best_metric_is_reported_with_the_other_problems() -> None:
+    problems = problems_of(overrides=["training.metric_for_best_model=eval_rouge1",
+                                      "training.max_steps=x"])
+    assert len(problems) == 2
+    assert any("training.metric_for_best_model `eval_rouge1` is not an eval metric; use one of "
+               "rouge1_f1, rouge2_f1, rougeL_f1, rouge_combined_f1, loss" in p for p in problems)
+
+
+# ------------------------------------------------------------- one hash, no torch
+def test_the_run_files_and_the_tracker_use_the_one_config_hash(tmp_path: Path) -> None:
+    from toolkit.engine.run_dir import RUN_INFO, write_run_files
+    from toolkit.tracking.tracker import ExperimentTracker
+
+    config, _ = loader.resolve(overrides=["callbacks=[{name: 'pkg.mod:Notify', token: t}]"],
+                               environ={})
+    digest = loader.config_hash(config)
+    assert write_run_files(tmp_path / "run", config, 1) == digest
+    assert json.loads((tmp_path / "run" / RUN_INFO).read_text())["config_hash"] == digest
+    tracker = ExperimentTracker(tmp_path / "t.db")
+    started = tracker.start_experiment("x", config=loader.redact(config))
+    assert tracker.get_experiment(started)["config_hash"] == digest
+
+
+NO_TORCH = """
+import sys, types, pathlib
+# toolkit/__init__.py imports the trainer (and torch) until it becomes lazy: load the config
+# package without it, so this checks what the config package itself imports.
+package = types.ModuleType("toolkit")
+package.__path__ = [str(pathlib.Path("toolkit").resolve())]
+sys.modules["toolkit"] = package
+import toolkit.config as c
+from toolkit.config import legacy
+c.resolve("config/base_config.yaml")
+c.resolve_config({"training": {"fp16": False}})
+legacy.convert({"general": {"model_name": "gogamza/kobart-base-v2"}})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers", "wandb",
+                                                          "accelerate", "datasets"})
+assert not heavy, heavy
+"""
+
+
+def test_validating_a_config_imports_neither_torch_nor_wandb() -> None:
+    done = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_resolve_config_takes_a_path_or_the_seeds_dict(layered: Path) -> None:
+    assert resolve_config(layered)["training"]["max_steps"] == 7
+    assert resolve_config(layered, overrides=["training.max_steps=3"])["training"][
+        "max_steps"] == 3
+    edited = resolve_config({"training": {"bf16": True}}, overrides=["generation.num_beams=1"])
+    assert edited["training"]["mixed_precision"] == "bf16"
+    assert edited["generation"]["num_beams"] == 1
+
+
+@pytest.mark.slow
+def test_resolve_config_merges_the_active_wandb_runs_parameters(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = wandb.init(dir=str(tmp_path), config={"lr": 2e-4, "training.warmup_ratio": 0.2})
+    try:
+        config = resolve_config(str(ROOT / "config" / "base_config.yaml"), sweep_mode=True)
+        assert config["training"]["learning_rate"] == 2e-4
+        assert config["training"]["warmup_ratio"] == 0.2
+        plain = resolve_config(str(ROOT / "config" / "base_config.yaml"))
+        assert plain["training"]["learning_rate"] == 1e-3
+    finally:
+        run.finish()
+
+
+# ----------------------------------------------------------------- `config import`
+def test_config_import_converts_the_competition_baseline(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    output = tmp_path / "new.yaml"
+    assert main(["config", "import", str(BASELINE), "--output", str(output)]) == 0
+    report = capsys.readouterr().out
+    for line in ("  tokenizer.encoder_max_len -> tokenizer.max_source_length",
+                 "  general.model_name -> model.checkpoint, model.architecture",
+                 "  inference.num_beams -> generation.num_beams",
+                 "  training.fp16 -> training.mixed_precision",
+                 "  training.seed -> general.seed",
+                 "  training.save_total_limit -> checkpoint.save_total_limit",
+                 "  training.early_stopping_patience -> callbacks",
+                 "  general.data_path -> data.train_path, data.validation_path, data.test_path",
+                 "  tokenizer.bos_token: the tokenizer's own bos token is used",
+                 "  inference.ckt_path: pass it as `toolkit predict --model DIR`"):
+        assert line in report.splitlines(), line
+    old = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    assert sum(len(v) for v in old.values()) == report.count("\n  ")  # every old key accounted
+    config, _ = loader.resolve(output, environ={})
+    assert config["model"] == {**defaults()["model"], "architecture": "kobart",
+                               "checkpoint": "digit82/kobart-summarization"}
+    assert config["tokenizer"]["max_source_length"] == 512
+    assert config["tokenizer"]["max_target_length"] == 100
+    assert config["tokenizer"]["extra_special_tokens"][0] == "#Person1#"
+    assert config["data"]["validation_path"] == "../data/dev.csv"
+    assert config["training"]["mixed_precision"] == "fp16"
+    assert config["training"]["learning_rate"] == 1e-5
+    assert config["training"]["lr_scheduler_type"] == "cosine"
+    assert config["generation"]["max_new_tokens"] == 99  # max_length counts the start token
+    assert config["generation"]["no_repeat_ngram_size"] == 2
+    assert config["general"]["seed"] == 42 and config["checkpoint"]["save_total_limit"] == 5
+    assert config["wandb"]["enabled"] is True and config["wandb"]["entity"] == "wandb_repo"
+    assert {"name": "early_stopping", "patience": 3} in config["callbacks"]
+
+
+def test_config_import_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture
+                                            ) -> None:
+    output = write(tmp_path / "new.yaml", "mine: 1\n")
+    assert main(["config", "import", str(BASELINE), "--output", str(output)]) == EXIT_USAGE
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert output.read_text() == "mine: 1\n"
+    assert main(["config", "import", str(BASELINE), "--output", str(output),
+                 "--overwrite"]) == 0
+    assert loader.resolve(output, environ={})[0]["generation"]["num_beams"] == 4
+
+
+def test_config_import_drops_what_has_no_equivalent_and_writes_nothing_invalid(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = write(tmp_path / "old.yaml", "training:\n  lr_scheduler_type: polynomial\n"
+                                          "  metric_for_best_model: eval_rouge1\n"
+                                          "  save_strategy: 'no'\n  max_grad_norm: 0.5\n"
+                                          "general:\n  model_name: someone/bert-ko\n")
+    output = tmp_path / "new.yaml"
+    assert main(["config", "import", str(source), "--output", str(output)]) == 0
+    report = capsys.readouterr().out
+    assert "training.lr_scheduler_type: `polynomial` has no equivalent" in report
+    assert "general.model_name: cannot tell the model family" in report
+    assert "training.max_grad_norm -> training.max_grad_norm" in report
+    config, _ = loader.resolve(output, environ={})
+    assert config["training"]["metric_for_best_model"] == "rouge1_f1"
+    bad = write(tmp_path / "bad.yaml", "training:\n  learning_rate: -1\n")
+    assert main(["config", "import", str(bad), "--output", str(tmp_path / "b.yaml")]) == \
+        EXIT_USAGE
+    assert "training.learning_rate must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "b.yaml").exists()
+
+
+@pytest.mark.slow
+def test_an_imported_baseline_config_trains_on_cpu(tmp_path: Path) -> None:
+    output = tmp_path / "new.yaml"
+    assert main(["config", "import", str(BASELINE), "--output", str(output)]) == 0
+    tiny = tiny_overrides(tmp_path, tmp_path / "cache", model__checkpoint="null",
+                          model__preset="tiny", training__max_steps=2,
+                          training__mixed_precision="no", wandb__enabled="false",
+                          data__train_path="embedded", data__validation_path="embedded",
+                          data__test_path="null", tracking__enabled="false")
+    done = subprocess.run([sys.executable, str(ROOT / "toolkit" / "train.py"), "--config",
+                           str(output), *tiny], cwd=ROOT, env=environment(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run_dir] = (tmp_path / "out").iterdir()
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["model"]["architecture"] == "kobart"
+    assert saved["generation"]["no_repeat_ngram_size"] == 2
+    assert (run_dir / "final").is_dir()

@@ -46,14 +46,30 @@ def _config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_import(args: argparse.Namespace) -> int:
+    from toolkit.config.legacy import import_config
+
+    conversion = import_config(args.source, args.output, args.overwrite)
+    print(conversion.report())
+    print(f"wrote {args.output} (it validates); train with: toolkit train --config {args.output}")
+    return 0
+
+
 def register_config(subparsers) -> None:
-    parser = subparsers.add_parser("config", help="Show the resolved config.")
+    parser = subparsers.add_parser("config", help="Show the resolved config, or convert one.")
     inner = parser.add_subparsers(dest="action", required=True)
     show = inner.add_parser("show", help="Print every value with the layer it came from.")
     show.add_argument("--config", default=None, help="YAML config file.")
     show.add_argument("--json", action="store_true", help="Print JSON.")
     show.add_argument("overrides", nargs="*", metavar="section.key=value")
     show.set_defaults(func=_config_show)
+    convert = inner.add_parser(
+        "import", help="Convert a competition-baseline config.yaml (general/tokenizer/training/"
+                       "inference/wandb, HF Trainer names) into a toolkit config.")
+    convert.add_argument("source", help="The config to convert.")
+    convert.add_argument("--output", required=True, help="Where to write the toolkit config.")
+    convert.add_argument("--overwrite", action="store_true", help="Replace an existing --output.")
+    convert.set_defaults(func=_config_import)
 
 
 def commands() -> list[Callable]:

@@ -1,8 +1,9 @@
-"""Config schema, layered loading and validation."""
+"""Config schema, layered loading and validation (imports neither torch nor the trainer)."""
 
 from toolkit.config.loader import config_hash, merge_sweep_params, redact, resolve, to_typed
-from toolkit.config.manager import ConfigManager
+from toolkit.config.manager import ConfigManager, resolve_config
+from toolkit.config.metrics import best_metric_name
 from toolkit.config.schema import Config
 
-__all__ = ["Config", "ConfigManager", "config_hash", "merge_sweep_params", "redact", "resolve",
-           "to_typed"]
+__all__ = ["Config", "ConfigManager", "best_metric_name", "config_hash", "merge_sweep_params",
+           "redact", "resolve", "resolve_config", "to_typed"]

@@ -11,6 +11,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import types
@@ -21,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from toolkit.config import aliases
+from toolkit.config.metrics import metric_problem
 from toolkit.config.schema import FILE_ONLY_KEYS, LIST_KEYS, SECTIONS, Config, defaults
 from toolkit.errors import ConfigError
 
@@ -34,6 +37,8 @@ ENV_PREFIX = "TOOLKIT_"
 SECRET_KEY = re.compile(r"(^|_)(api_key|key|token|password|secret)$")
 
 Origins = dict[str, str]
+# Which layer wins when an accepted alias and its target are both set (higher wins).
+LAYER_RANK = {"dict": 1, "file": 1, "env": 2, "cli": 3, "sweep": 4}
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -165,7 +170,7 @@ def resolve(path: str | Path | None = None, overrides: list[str] | None = None,
     for name, value in (sweep_params or {}).items():
         if not name.startswith("_") and name != "wandb_version":
             set_dotted(config, sweep_key(name), value, origins, "sweep")
-    validate(config, malformed)
+    validate(config, malformed, origins)
     return config, origins
 
 
@@ -179,7 +184,8 @@ def flat_key_index() -> dict[str, list[str]]:
 
 
 def sweep_key(name: str) -> str:
-    """A sweep parameter name (dotted, or the seed's flat name) as a dotted config key."""
+    """A sweep parameter name as a dotted config key: dotted names as they are, the seed's
+    flat names (`learning_rate`), and the alias table's shorthands (`lr`, `batch_size`)."""
     if "." in name:
         return name
     sections = flat_key_index().get(name, [])
@@ -188,6 +194,9 @@ def sweep_key(name: str) -> str:
     if sections:
         options = ", ".join(f"{s}.{name}" for s in sections)
         raise ConfigError([f"sweep parameter `{name}` is ambiguous; name one of {options}"])
+    known = aliases.sweep_name(name)
+    if known is not None:
+        return known
     close = difflib.get_close_matches(name, list(flat_key_index()), n=1)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     raise ConfigError([f"sweep parameter `{name}` is not a config key{hint}"])
@@ -206,7 +215,7 @@ def merge_sweep_params(config: dict[str, Any], params: typing.Mapping[str, Any],
                 set_dotted(merged, f"{name}.{key}", inner, scratch, "sweep")
             continue
         set_dotted(merged, sweep_key(name), value, scratch, "sweep")
-    validate(merged)
+    validate(merged, origins=scratch)
     return merged
 
 
@@ -275,20 +284,46 @@ def _closest(name: str, options: list[str], prefix: str = "") -> str:
     return f" (did you mean `{prefix}{close[0]}`?)" if close else ""
 
 
-def _validate_section(section: str, values: Any, problems: list[str]) -> None:
+def _source(dotted: str, origins: Origins) -> str:
+    """Where a value came from, when the key alone would not find it: an environment variable,
+    or an alias the user wrote."""
+    origin = origins.get(dotted, "")
+    alias = re.search(r"\(as (\S+)\)", origin)
+    if alias:
+        return f" (written as `{alias.group(1)}`)"
+    if origin.startswith("env:"):
+        return f" (from the environment variable {origin.removeprefix('env:')})"
+    return ""
+
+
+def _unknown_key_hint(section: str, key: str, known: list[str]) -> str:
+    """The table's name for it first, then the section it belongs to, then the closest key."""
+    dotted = f"{section}.{key}"
+    if dotted in aliases.ALIASES:
+        return aliases.hint(dotted, aliases.ALIASES[dotted])
+    owners = flat_key_index().get(key)
+    if owners:
+        return f" (it belongs to `{owners[0]}.{key}`)"
+    found = aliases.find(dotted)
+    if found is not None:
+        return aliases.hint(dotted, found[1])
+    return _closest(key, known, f"{section}.")
+
+
+def _validate_section(section: str, values: Any, problems: list[str], origins: Origins) -> None:
     cls = SECTIONS[section]
     if not isinstance(values, dict):
-        problems.append(f"`{section}` must be a mapping of keys, got {type(values).__name__}")
+        problems.append(f"`{section}` must be a mapping of keys, got {type(values).__name__}"
+                        f"{_source(section, origins)}")
         return
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     for key in list(values):
         dotted = f"{section}.{key}"
+        source = _source(dotted, origins)
         if key not in known:
-            owners = flat_key_index().get(key)
-            hint = f" (it belongs to `{owners[0]}.{key}`)" if owners else _closest(
-                key, list(known), f"{section}.")
-            problems.append(f"unknown key `{dotted}`{hint}")
+            problems.append(f"unknown key `{dotted}`{_unknown_key_hint(section, key, list(known))}"
+                            f"{source}")
             continue
         choices = known[key].metadata.get("choices", ())
         if isinstance(values[key], bool) and "no" in choices:
@@ -297,13 +332,18 @@ def _validate_section(section: str, values: Any, problems: list[str]) -> None:
         if not ok:
             problems.append(
                 f"{dotted} expects {_type_name(hints[key])}; got {values[key]!r} "
-                f"({type(values[key]).__name__})"
+                f"({type(values[key]).__name__}){source}"
             )
+            continue
+        if isinstance(converted, float) and not math.isfinite(converted):
+            problems.append(f"{dotted} must be a finite number; got {values[key]!r}{source}")
             continue
         values[key] = converted
         problem = _check_bounds(dotted, converted, known[key].metadata)
+        if dotted == "training.metric_for_best_model":
+            problem = metric_problem(converted)
         if problem:
-            problems.append(problem)
+            problems.append(problem + source)
 
 
 def _validate_callbacks(value: Any, problems: list[str]) -> None:
@@ -327,20 +367,84 @@ def _validate_relations(config: dict[str, Any], problems: list[str]) -> None:
         problems.append("data.train_path is empty; give a file or `embedded`")
 
 
-def validate(config: dict[str, Any], problems: list[str] | None = None) -> None:
+def _layer(origin: str | None) -> int:
+    return LAYER_RANK.get((origin or "").split(":")[0].split(" ")[0], 0)
+
+
+def _apply_accepted(config: dict[str, Any], origins: Origins, problems: list[str]) -> None:
+    """Rewrite the accepted aliases (`training.fp16`, `reproducibility.seed`, ...) to their
+    toolkit keys; the higher layer wins, and disagreeing values in one layer are a problem.
+    The target's origin names the alias: ``file:job.yaml (as training.fp16)``."""
+    for section in list(config):
+        values = config[section]
+        if not isinstance(values, dict) or (section not in SECTIONS
+                                            and section not in aliases.ACCEPTED_SECTIONS):
+            continue
+        written = dict(values)  # converters read sibling keys as the user wrote them
+        for key in written:
+            dotted = f"{section}.{key}"
+            alias = aliases.ALIASES.get(dotted)
+            if alias is None or not alias.accepted:
+                continue
+            values.pop(key)
+            origin = origins.pop(dotted, "")
+            try:
+                converted = alias.values(written[key], written)
+            except ValueError as error:
+                if not any(p.endswith(f": {error}") for p in problems):  # fp16 and bf16 alike
+                    problems.append(f"{dotted}: {error}")
+                continue
+            for target, value in converted.items():
+                _place(config, origins, dotted, origin, target, value, problems)
+        if section in aliases.ACCEPTED_SECTIONS:
+            if values:
+                takes = ", ".join(a.rpartition(".")[2] for a in aliases.ALIASES
+                                  if a.startswith(f"{section}."))
+                problems.extend(f"unknown key `{section}.{key}` (`{section}` takes {takes})"
+                                f"{_source(f'{section}.{key}', origins)}" for key in values)
+            config.pop(section)
+
+
+def _place(config: dict[str, Any], origins: Origins, alias: str, origin: str, target: str,
+           value: Any, problems: list[str]) -> None:
+    section, _, key = target.partition(".")
+    if not isinstance(config.get(section), dict):
+        config[section] = {}
+    current = origins.get(target)
+    if current is not None and config[section].get(key) == defaults()[section].get(key):
+        current = None  # a whole dict edited by hand repeats the defaults: they yield
+    if current is not None and _layer(current) == _layer(origin) and \
+            config[section].get(key) != value:
+        problems.append(f"`{alias}` ({origin or 'given'}) means {target}={value} but {target} is "
+                        f"{config[section].get(key)!r} ({current}); keep one of the two")
+    elif current is None or _layer(origin) >= _layer(current):
+        config[section][key] = value
+        origins[target] = f"{origin} (as {alias})" if origin else f"as {alias}"
+
+
+def validate(config: dict[str, Any], problems: list[str] | None = None,
+             origins: Origins | None = None) -> None:
     """Check and convert every key in place; all problems (with any found before, such as
-    malformed overrides) are reported in one ConfigError."""
+    malformed overrides) are reported in one ConfigError. `origins` (each key's layer) lets
+    problems name the environment variable a value came from."""
     problems = list(problems or [])
+    origins = {} if origins is None else origins
     allowed = [*SECTIONS, *LIST_KEYS]
+    _apply_accepted(config, origins, problems)
     for name in list(config):
         if name in SECTIONS:
-            _validate_section(name, config[name], problems)
+            _validate_section(name, config[name], problems, origins)
         elif name == "callbacks":
             _validate_callbacks(config[name], problems)
         elif name in FILE_ONLY_KEYS:
             config.pop(name)
         else:
-            problems.append(f"unknown section `{name}`{_closest(name, allowed)}")
+            alias = aliases.ALIASES.get(name)
+            hint = aliases.hint(name, alias) if alias else _closest(name, allowed)
+            env = sorted({o for k, o in origins.items() if k.startswith(f"{name}.")
+                          and o.startswith("env:")})
+            source = f" (from the environment variable {env[0][4:]})" if env else ""
+            problems.append(f"unknown section `{name}`{hint}{source}")
     if not problems:
         _validate_relations(config, problems)
     if problems:
@@ -349,9 +453,10 @@ def validate(config: dict[str, Any], problems: list[str] | None = None) -> None:
 
 def defaults_merged(config: dict[str, Any]) -> dict[str, Any]:
     """A user-edited dict laid over the defaults and validated (the seed edits dicts)."""
-    merged = defaults()
-    deep_merge(merged, {k: v for k, v in config.items() if k not in FILE_ONLY_KEYS}, {}, "dict")
-    validate(merged)
+    merged, origins = defaults(), {}
+    deep_merge(merged, {k: v for k, v in config.items() if k not in FILE_ONLY_KEYS}, origins,
+               "dict")
+    validate(merged, origins=origins)
     return merged
 
 

@@ -1,7 +1,9 @@
-"""ConfigManager: the seed's name for loading and merging configs."""
+"""ConfigManager (the seed's name for loading and merging configs) and `resolve_config`, the
+one way the trainer turns what the user passed (a path or a dict) into a validated config."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,3 +26,22 @@ class ConfigManager:
                            ) -> dict[str, Any]:
         """A copy of `config` with the sweep's parameters (flat or dotted names) applied."""
         return loader.merge_sweep_params(config, dict(params), self.origins)
+
+
+def resolve_config(config: str | Path | dict[str, Any], sweep_mode: bool = False,
+                   overrides: list[str] | None = None) -> dict[str, Any]:
+    """A path is loaded with every layer; a dict (the seed's examples edit one) is laid over
+    the defaults and validated. With `sweep_mode`, the active W&B run's config (a sweep's
+    parameters) is merged on top; wandb is imported only then."""
+    if isinstance(config, (str, Path)):
+        resolved, _ = loader.resolve(config, overrides)
+    else:
+        resolved = loader.defaults_merged(copy.deepcopy(config))
+        if overrides:
+            resolved = loader.apply_overrides(resolved, overrides)
+    if sweep_mode:
+        import wandb
+
+        if wandb.run is not None and dict(wandb.config):
+            resolved = loader.merge_sweep_params(resolved, dict(wandb.config))
+    return resolved

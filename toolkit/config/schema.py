@@ -24,6 +24,10 @@ def opt(default: Any, help: str, **checks: Any) -> Any:
 @dataclass
 class General:
     seed: int = opt(42, "Seed for Python, NumPy, torch and the data order.", ge=0)
+    deterministic: bool = opt(
+        False, "Deterministic kernels only (torch.use_deterministic_algorithms); slower, and "
+        "ops without a deterministic kernel raise."
+    )
     output_dir: str = opt("outputs", "Parent of the run directories.")
     log_level: str = opt("info", "Console log level.", choices=("debug", "info", "warning", "error"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 import os
@@ -15,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from toolkit.config import loader
 from toolkit.tracking import db
 from toolkit.tracking.db import DEFAULT_DB_PATH, Database, NotFoundError, TrackingError
 
@@ -56,7 +56,7 @@ class ExperimentTracker:
         row = {
             "name": name, "description": description, "status": "running",
             "start_time": db.iso(moment), "heartbeat": db.iso(moment),
-            "config": db.dumps(config), "config_hash": config_hash or hash_config(config),
+            "config": db.dumps(config), "config_hash": config_hash or loader.config_hash(config or {}),
             "model_type": model_type, "dataset_info": db.dumps(dataset_info),
             "wandb_run_id": wandb_run_id, "git_commit": git_commit(),
             "library_versions": db.dumps(library_versions()), "host": socket.gethostname(),
@@ -359,10 +359,6 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def hash_config(config: dict[str, Any] | None) -> str:
-    return hashlib.sha256((db.dumps(config) or "").encode()).hexdigest()[:16]
 
 
 def git_commit() -> str | None:
