@@ -382,6 +382,15 @@ def test_the_guides_reproducibility_section_loads(tmp_path: Path) -> None:
     assert "unknown key `reproducibility.sead`" in problem and "seed, deterministic" in problem
 
 
+def test_config_manager_finds_a_bare_name_in_the_config_directory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    config = ConfigManager().load_config("base_config.yaml")  # the guide's example 3
+    assert config["meta"]["experiment_name"] == "embedded_demo"
+    with pytest.raises(ConfigError, match="nothing.yaml does not exist"):
+        ConfigManager().load_config("nothing.yaml")
+
+
 def test_the_guides_dict_edits_load() -> None:
     """What the seed's guide does to a config dict before creating a trainer."""
     config = defaults()
@@ -417,6 +426,21 @@ def test_the_baseline_config_gets_a_pointed_hint_for_every_key() -> None:
     problems = problems_of(path=BASELINE)
     assert not [p for p in problems if "did you mean" in p], problems
     assert any("toolkit config import" in p for p in problems)
+
+
+def test_the_alias_table_points_at_real_keys_and_hides_none() -> None:
+    from toolkit.config.aliases import ALIASES
+    from toolkit.config.schema import LIST_KEYS, SECTIONS, section_fields
+
+    for name, alias in ALIASES.items():
+        section, _, key = (alias.target or "").partition(".")
+        if key:
+            assert key in section_fields(section), (name, alias.target)
+        else:
+            assert alias.target in (None, *SECTIONS, *LIST_KEYS), name
+        old_section, _, old_key = name.partition(".")
+        if old_section in SECTIONS and old_key in section_fields(old_section):
+            assert alias.convert is not None, f"{name} is a toolkit key; the alias hides it"
 
 
 @pytest.mark.parametrize(("name", "dotted"), [

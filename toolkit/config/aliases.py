@@ -147,7 +147,6 @@ ALIASES: dict[str, Alias] = {
                                "data.test_path", convert=_data_dir),
     "general.model_name": Alias("model.checkpoint", "with model.architecture",
                                 convert=_model_name),
-    "general.output_dir": Alias("general.output_dir"),
     "tokenizer.encoder_max_len": Alias("tokenizer.max_source_length"),
     "tokenizer.decoder_max_len": Alias("tokenizer.max_target_length"),
     "tokenizer.special_tokens": Alias("tokenizer.extra_special_tokens"),

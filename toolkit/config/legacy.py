@@ -17,6 +17,7 @@ import yaml
 
 from toolkit.config import aliases, loader
 from toolkit.config.schema import LIST_KEYS, SECTIONS, section_fields
+from toolkit.config.validate import flat_key_index
 from toolkit.errors import ConfigError, ToolkitError
 
 # Sections are read in this order; where two old keys set one toolkit key differently, the
@@ -67,7 +68,7 @@ def _same_name(section: str, key: str) -> str | None:
     """A key the toolkit already has under that name (in that section, or in exactly one)."""
     if section in SECTIONS and key in section_fields(section):
         return f"{section}.{key}"
-    owners = loader.flat_key_index().get(key, [])
+    owners = flat_key_index().get(key, [])
     return f"{owners[0]}.{key}" if len(owners) == 1 else None
 
 
@@ -85,6 +86,9 @@ def convert(old: dict[str, Any]) -> Conversion:
         for key, value in values.items():
             dotted = f"{section}.{key}"
             alias = aliases.ALIASES.get(dotted)
+            if alias is not None and alias.target is None and section in SECTIONS \
+                    and key in section_fields(section):
+                alias = None  # the toolkit has since gained the key
             target = _same_name(section, key) if alias is None else None
             if alias is None and target is None:
                 out.dropped.append((dotted, "the toolkit has no such setting"))

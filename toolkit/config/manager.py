@@ -14,11 +14,17 @@ from toolkit.config import loader
 class ConfigManager:
     """Loads configs with every layer applied and remembers where each value came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, config_dir: str | Path = "config") -> None:
+        self.config_dir = Path(config_dir)
         self.origins: loader.Origins = {}
 
     def load_config(self, path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
-        """defaults < file (with `inherit`) < environment < `section.key=value` overrides."""
+        """defaults < file (with `inherit`) < environment < `section.key=value` overrides.
+        A relative path that does not exist is looked up in `config_dir` (the seed's guide
+        writes ``load_config("base_config.yaml")``)."""
+        path = Path(path)
+        if not path.is_absolute() and not path.exists() and (self.config_dir / path).is_file():
+            path = self.config_dir / path
         config, self.origins = loader.resolve(path, overrides)
         return config
 
