@@ -486,6 +486,11 @@ def test_a_non_finite_number_from_the_command_line_or_environment_is_a_problem(r
                                                "environment variable TOOLKIT_TRAINING__LEARNIG_RATE"]),
     ({"TOOLKIT_TRAINIG__MAX_STEPS": "1"}, ["unknown section `trainig`",
                                            "environment variable TOOLKIT_TRAINIG__MAX_STEPS"]),
+    ({"TOOLKIT_TRAINING__FP16": "maybe"}, ["training.fp16: expects true or false",
+                                           "environment variable TOOLKIT_TRAINING__FP16"]),
+    ({"TOOLKIT_REPRODUCIBILITY__SEED": "x"}, ["general.seed expects int",
+                                              "written as `reproducibility.seed`",
+                                              "environment variable TOOLKIT_REPRODUCIBILITY__SEED"]),
 ])
 def test_a_problem_caused_by_the_environment_names_the_variable(environ: dict[str, str],
                                                                 fragments: list[str]) -> None:

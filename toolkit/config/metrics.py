@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from toolkit.config.schema import Config
+from toolkit.config.schema import EVAL_METRICS, Config
 
-EVAL_METRICS = ("rouge1_f1", "rouge2_f1", "rougeL_f1", "rouge_combined_f1", "loss")
 PREFIXES = ("eval/", "eval_")
 
 

@@ -102,11 +102,10 @@ def _source(dotted: str, origins: Origins) -> str:
     or an alias the user wrote."""
     origin = origins.get(dotted, "")
     alias = re.search(r"\(as (\S+)\)", origin)
-    if alias:
-        return f" (written as `{alias.group(1)}`)"
+    parts = [f"written as `{alias.group(1)}`"] if alias else []
     if origin.startswith("env:"):
-        return f" (from the environment variable {origin.removeprefix('env:')})"
-    return ""
+        parts.append(f"from the environment variable {origin[4:].split(' ')[0]}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _unknown_key_hint(section: str, key: str, known: list[str]) -> str:
@@ -204,8 +203,8 @@ def _apply_accepted(config: dict[str, Any], origins: Origins, problems: list[str
             try:
                 converted = alias.values(written[key], written)
             except ValueError as error:
-                if not any(p.endswith(f": {error}") for p in problems):  # fp16 and bf16 alike
-                    problems.append(f"{dotted}: {error}")
+                if not any(f": {error}" in p for p in problems):  # fp16 and bf16 alike
+                    problems.append(f"{dotted}: {error}{_source(dotted, {dotted: origin})}")
                 continue
             for target, value in converted.items():
                 _place(config, origins, dotted, origin, target, value, problems)
