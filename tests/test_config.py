@@ -15,6 +15,7 @@ import yaml
 from tests.helpers import ROOT, environment, run_train, tiny_overrides
 from toolkit.cli import main
 from toolkit.config import ConfigManager, best_metric_name, loader, resolve_config
+from toolkit.config.legacy import convert
 from toolkit.config.schema import Config, Training, defaults
 from toolkit.errors import EXIT_USAGE, ConfigError
 
@@ -501,11 +502,19 @@ def test_a_problem_caused_by_the_environment_names_the_variable(environ: dict[st
 
 @pytest.mark.parametrize(("name", "best"), [
     ("rouge_combined_f1", "rouge_combined_f1"), ("eval/rouge1_f1", "rouge1_f1"),
-    ("eval_rougeL_f1", "rougeL_f1"), ("loss", "loss"), ("eval_loss", "loss"),
+    ("eval_rougeL_f1", "rougeL_f1"), ("eval/rouge2_f1", "rouge2_f1"),
 ])
 def test_best_metric_name_strips_the_prefix(name: str, best: str) -> None:
     config, _ = loader.resolve(overrides=[f"training.metric_for_best_model={name}"], environ={})
     assert best_metric_name(loader.to_typed(config)) == best
+
+
+def test_maximising_the_loss_is_a_problem() -> None:
+    [problem] = problems_of(overrides=["training.metric_for_best_model=eval_loss"])
+    assert "set training.greater_is_better=false" in problem
+    config, _ = loader.resolve(overrides=["training.metric_for_best_model=eval_loss",
+                                          "training.greater_is_better=false"], environ={})
+    assert best_metric_name(loader.to_typed(config)) == "loss"
 
 
 def test_an_unknown_best_metric_is_reported_with_the_other_problems() -> None:
@@ -644,6 +653,8 @@ def test_config_import_drops_what_has_no_equivalent_and_writes_nothing_invalid(
     assert "training.max_grad_norm -> training.max_grad_norm" in report
     config, _ = loader.resolve(output, environ={})
     assert config["training"]["metric_for_best_model"] == "rouge1_f1"
+    by_loss = convert({"training": {"metric_for_best_model": "eval_loss"}}).config["training"]
+    assert by_loss == {"metric_for_best_model": "loss", "greater_is_better": False}
     bad = write(tmp_path / "bad.yaml", "training:\n  learning_rate: -1\n")
     assert main(["config", "import", str(bad), "--output", str(tmp_path / "b.yaml")]) == \
         EXIT_USAGE

@@ -119,6 +119,8 @@ def _metric(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
     # The Trainer's compute_metrics names (eval_rouge1) as the toolkit's (rouge1_f1).
     name = str(value).removeprefix("eval_").removeprefix("eval/")
     name = {"rouge1": "rouge1_f1", "rouge2": "rouge2_f1", "rougeL": "rougeL_f1"}.get(name, name)
+    if name == "loss" and "greater_is_better" not in section:  # the Trainer's guess by name
+        return {"training.metric_for_best_model": name, "training.greater_is_better": False}
     return {"training.metric_for_best_model": name}
 
 

@@ -14,7 +14,7 @@ from dataclasses import fields
 from typing import Any
 
 from toolkit.config import aliases
-from toolkit.config.metrics import metric_problem
+from toolkit.config.metrics import metric_key, metric_problem
 from toolkit.config.schema import FILE_ONLY_KEYS, LIST_KEYS, SECTIONS, defaults
 from toolkit.errors import ConfigError
 
@@ -172,6 +172,11 @@ def _validate_callbacks(value: Any, problems: list[str]) -> None:
 
 def _validate_relations(config: dict[str, Any], problems: list[str]) -> None:
     training = config["training"]
+    if metric_key(training.get("metric_for_best_model", "")) == "loss" and \
+            training.get("greater_is_better"):
+        problems.append("training.metric_for_best_model is the eval loss but "
+                        "training.greater_is_better is true (best/ would be the worst model); "
+                        "set training.greater_is_better=false")
     if training.get("eval_strategy") == "steps" and not training.get("eval_steps"):
         problems.append("training.eval_strategy is `steps` but training.eval_steps is 0; "
                         "set training.eval_steps=N or training.eval_strategy=epoch")
