@@ -201,17 +201,19 @@ ALIASES: dict[str, Alias] = {
     "inference.result_path": Alias(None, "pass it as `toolkit predict --output FILE`"),
     "inference.remove_tokens": Alias(None, "predictions drop the tokenizer's pad, bos and eos "
                                      "tokens and keep speaker tags"),
-    # --- common shorthands (sweeps, other toolkits)
+    # --- common shorthands (sweeps)
     "batch_size": Alias("training.per_device_train_batch_size"),
     "train_batch_size": Alias("training.per_device_train_batch_size"),
     "eval_batch_size": Alias("training.per_device_eval_batch_size"),
     "epochs": Alias("training.num_train_epochs"),
     "num_epochs": Alias("training.num_train_epochs"),
     "lr": Alias("training.learning_rate"),
-    "warmup": Alias("training.warmup_ratio"),
+    # transformers' examples/pytorch/summarization/run_summarization.py
     "model_name_or_path": Alias("model.checkpoint"),
-    "max_source_length": Alias("tokenizer.max_source_length"),
-    "max_target_length": Alias("tokenizer.max_target_length"),
+    "train_file": Alias("data.train_path"),
+    "validation_file": Alias("data.validation_path"),
+    "test_file": Alias("data.test_path"),
+    "text_column": Alias("data.dialogue_column"),
 }
 
 # Sections of other layouts that the loader accepts (their keys are all `accepted` aliases).
