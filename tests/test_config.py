@@ -453,6 +453,12 @@ def test_sweep_names_know_the_aliases(name: str, dotted: str) -> None:
     assert loader.sweep_key(name) == dotted
 
 
+@pytest.mark.parametrize("name", ["generation_max_length", "data_path", "do_train"])
+def test_a_sweep_name_whose_value_needs_converting_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"sweep parameter `{name}` is not a config key"):
+        loader.sweep_key(name)
+
+
 def test_sweep_aliases_merge() -> None:
     merged = loader.merge_sweep_params(defaults(), {"lr": 2e-4, "batch_size": 4, "fp16": True})
     training = merged["training"]

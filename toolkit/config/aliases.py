@@ -249,5 +249,6 @@ def sweep_name(name: str) -> str | None:
     if found is None or found[1].target is None or "." not in found[1].target:
         return None
     dotted, alias = found
-    # Accepted aliases keep their own name so that validation converts their value.
-    return dotted if alias.accepted else alias.target
+    if alias.accepted:  # keeps its own name so that validation converts the value
+        return dotted
+    return None if alias.convert is not None else alias.target  # renames only
