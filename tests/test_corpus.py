@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.data.synthetic import embedded_splits, generate_dialogues
+from toolkit.corpus import embedded_splits, generate_dialogues
+from toolkit.corpus.grammar import josa
 
 _TURN = re.compile(r"^#Person\d#: .+")
 _SPEAKER = re.compile(r"#Person\d#")
@@ -97,7 +98,7 @@ def test_deterministic_for_seed() -> None:
 
 def test_deterministic_across_processes() -> None:
     code = (
-        "from toolkit.data.synthetic import embedded_splits;"
+        "from toolkit.corpus import embedded_splits;"
         "s = embedded_splits(30, 5, seed=1);"
         "print(repr([r['dialogue'] + r['summary'] for v in s.values() for r in v]))"
     )
@@ -214,3 +215,23 @@ def test_summary_is_dialogue_content_plus_closed_template(rows: list[dict[str, s
     assert len(template_words) <= 150
     assert len(all_words) >= 3 * len(template_words)
     assert sum(coverage) / len(coverage) >= 0.6
+
+
+@pytest.mark.parametrize(("word", "particle", "expected"), [
+    ("사과", "을", "사과를"), ("책", "을", "책을"), ("서울", "으로", "서울로"),
+    ("부산", "으로", "부산으로"), ("제주도", "으로", "제주도로"), ("3시", "은", "3시는"),
+    ("7", "이", "7이"), ("오후 3시 30분", "이에요", "오후 3시 30분이에요"),
+    ("39,000원", "이라", "39,000원이라"), ("#Email#", "과", "#Email#와"),
+])
+def test_particles_agree_with_the_final_sound(word: str, particle: str, expected: str) -> None:
+    assert josa(word, particle) == expected
+
+
+def test_the_corpus_needs_only_the_standard_library() -> None:
+    """Importing the corpus adds no module but its own (beyond what `toolkit` itself loads)."""
+    code = ("import sys, toolkit; before = set(sys.modules); import toolkit.corpus; "
+            "print(sorted(m for m in set(sys.modules) - before "
+            "if not m.startswith('toolkit.corpus') and m.split('.')[0] not in sys.stdlib_module_names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "[]"

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from transformers import PreTrainedTokenizerBase
 
+from toolkit.corpus import embedded_splits
 from toolkit.data.collator import GenerationCollator, TrainCollator
 from toolkit.data.features import IGNORE_INDEX, SEPARATOR, FeatureBuilder
 from toolkit.data.preprocess import KNOWN_TAGS, find_tags, normalise
 from toolkit.data.readers import Columns, reference_columns
 from toolkit.data.sampler import EpochBatchSampler
 from toolkit.data.splits import DialogueSplit, load_split
-from toolkit.data.synthetic import embedded_splits
 from toolkit.data.tokenizer_training import train_tokenizer
 from toolkit.errors import DataError, ToolkitError
 from toolkit.models.factory import build_tokenizer

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import datasets
 
+from toolkit.corpus import embedded_splits
 from toolkit.data.preprocess import normalise
 from toolkit.data.readers import Columns, normalise_rows, read_rows
-from toolkit.data.synthetic import embedded_splits
 
 logger = logging.getLogger("toolkit")
 
