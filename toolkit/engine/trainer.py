@@ -150,7 +150,7 @@ class DialogueSummarizationTrainer:
     def _load(self, name: str, path: str | None, limit: int | None = None) -> DialogueSplit:
         d = self.cfg.data
         return load_split(name, path, d.format, self._columns(), limit,
-                          (d.embedded_train_size, d.embedded_eval_size))
+                          (d.embedded_train_size, d.embedded_eval_size), encoding=d.encoding)
 
     def _cache_dir(self) -> Path:
         return Path(self.cfg.data.cache_dir or Path.home() / ".cache" / "toolkit")
