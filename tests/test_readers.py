@@ -258,7 +258,7 @@ def test_references_spelled_nan_na_or_null_are_missing_with_a_warning(
     split = split_of(write_rows(tmp_path / name, rows))
     assert [r["id"] for r in split.rows] == ["train_0", "train_1"] and split.dropped == 4
     [warning] = [m for m in toolkit_log if "cell(s) spelled" in m]
-    assert "3 cell(s) spelled NaN, NA or null (`summary`: 3) are read as missing" in warning
+    assert "3 cell(s) spelled NaN, NA, null or None (`summary`: 3) are read as missing" in warning
     assert any("dropped 4 row(s) with an empty dialogue or summary" in m for m in toolkit_log)
 
 

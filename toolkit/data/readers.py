@@ -21,7 +21,8 @@ logger = logging.getLogger("toolkit")
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 MULTI_REFERENCE = re.compile(r"^summary(\d+)$")
-# Text that spreadsheets and pandas write for a missing value; read as missing, with a warning.
+# Text that spreadsheets, pandas and str(None) write for a missing value (compared casefolded);
+# read as missing, with a warning.
 MISSING_MARKERS = frozenset({"nan", "na", "n/a", "null", "none"})
 SHOWN_DUPLICATES = 5
 
@@ -128,9 +129,13 @@ def reference_columns(row_keys: list[str], summary: str) -> list[str]:
     return [k for _, k in numbered]
 
 
+def _is_bool(value: Any) -> bool:
+    return type(value).__name__ in ("bool", "bool_")  # Python's or NumPy's
+
+
 def _kind_of(value: Any) -> str:
     """What a non-text cell holds, in words."""
-    if type(value).__name__ in ("bool", "bool_"):  # Python's or NumPy's
+    if _is_bool(value):
         return "a boolean"
     if isinstance(value, numbers.Number):
         return "a number"
@@ -161,10 +166,11 @@ class _Cells:
         value = row.get(column)
         if _missing(value):
             return ""
-        if column == self.id and isinstance(value, numbers.Integral) and _kind_of(value) != "a boolean":
+        if column == self.id and isinstance(value, numbers.Integral) and not _is_bool(value):
             return str(value)
         if not isinstance(value, str):
-            shown = repr(value if len(repr(value)) < 40 else f"{repr(value)[:37]}...")
+            shown = repr(value)
+            shown = shown if len(shown) <= 40 else f"{shown[:37]}..."
             raise DataError(
                 f"{self.source}: column `{column}` holds {_kind_of(value)} in row {position + 1} "
                 f"({shown}) where text is expected; values are not turned into text silently. "
@@ -180,7 +186,8 @@ class _Cells:
     def warn_markers(self) -> None:
         if self.markers:
             counts = ", ".join(f"`{column}`: {n}" for column, n in self.markers.items())
-            logger.warning("%s: %d cell(s) spelled NaN, NA or null (%s) are read as missing",
+            logger.warning("%s: %d cell(s) spelled NaN, NA, null or None (%s) are read as "
+                           "missing",
                            self.source, sum(self.markers.values()), counts)
 
 
@@ -192,8 +199,9 @@ def check_unique_ids(ids: list[str], source: str, column: str, required: bool) -
     if not repeated:
         return
     extra = sum(counts[identifier] - 1 for identifier in repeated)
-    shown = ", ".join(repeated[:SHOWN_DUPLICATES]) + (", ..." if len(repeated) > SHOWN_DUPLICATES
-                                                        else "")
+    shown = ", ".join(repeated[:SHOWN_DUPLICATES])
+    if len(repeated) > SHOWN_DUPLICATES:
+        shown += ", ..."
     if required:
         raise DataError(
             f"{source} has {extra} row(s) whose `{column}` repeats an earlier row's ({len(repeated)} "
@@ -207,7 +215,7 @@ def check_unique_ids(ids: list[str], source: str, column: str, required: bool) -
 def normalise_rows(rows: list[dict], columns: Columns, source: str, need_summary: bool = True,
                    unique_ids: bool | None = None) -> tuple[list[dict], int]:
     """Rows as {id, dialogue, references}; rows with an empty dialogue (or, when
-    ``need_summary``, no reference) are dropped. Cells spelled NaN/NA/null are missing (with a
+    ``need_summary``, no reference) are dropped. Cells spelled NaN/NA/null/None are missing (with a
     warning); a cell of another type than text is a DataError. Duplicate ids are an error when
     ``unique_ids`` (default: when no summary is needed, i.e. a file to predict for), else a
     warning.
