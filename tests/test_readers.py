@@ -380,3 +380,30 @@ def test_train_and_validation_still_need_the_summary_column(tmp_path: Path, name
         load_split(name, str(path), "auto", Columns())
     assert "has no `summary` column" in str(caught.value)
     assert "set data.summary_column" in str(caught.value)
+
+
+# ---------------------------------------------------------- through the trainer's config
+@pytest.mark.slow
+def test_the_trainer_honours_data_encoding_and_reads_an_unlabeled_test_file(
+        tmp_path: Path, cache_dir: Path) -> None:
+    from tests.helpers import ROOT, tiny_overrides
+    from toolkit import create_trainer
+    from toolkit.corpus import embedded_splits
+
+    rows = embedded_splits(48, 4, seed=5)
+    train = write_encoded(tmp_path / "train.csv", [*rows["train"], *KOREAN], "cp949")
+    test = write_rows(tmp_path / "test.csv", [{"fname": r["fname"], "dialogue": r["dialogue"]}
+                                              for r in rows["test"]])
+    paths = {"data.train_path": train, "data.validation_path": "null", "data.test_path": test}
+
+    def trainer(encoding: str):
+        overrides = tiny_overrides(tmp_path, cache_dir, data__encoding=encoding)
+        return create_trainer(str(ROOT / "config" / "base_config.yaml"),
+                              overrides=[*overrides, *(f"{k}={v}" for k, v in paths.items())])
+
+    with pytest.raises(DataError, match="is not utf-8 text.*set data.encoding=cp949"):
+        trainer("utf-8").prepare_data()
+    splits = trainer("auto").prepare_data()
+    assert len(splits["train"]) == 50 and splits["train"].dialogues[-1] == KOREAN[1]["dialogue"]
+    assert [r["id"] for r in splits["test"].rows] == [r["fname"] for r in rows["test"]]
+    assert not splits["test"].labeled and len(splits["test"].features) == 4
