@@ -107,7 +107,7 @@ class DialogueSummarizationTrainer:
         d = self.cfg.data
         return load_split(name, path, d.format,
                           Columns(d.id_column, d.dialogue_column, d.summary_column), limit,
-                          (d.embedded_train_size, d.embedded_eval_size))
+                          (d.embedded_train_size, d.embedded_eval_size), encoding=d.encoding)
 
     def _cache_dir(self) -> Path:
         return Path(self.cfg.data.cache_dir or Path.home() / ".cache" / "toolkit")
