@@ -44,7 +44,7 @@ from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError, ConfigError, ToolkitError
 from toolkit.evaluation.evaluator import EvalSettings, evaluate
 from toolkit.events import Callback, Event, EventBus, RunContext
-from toolkit.events.factory import build_subscribers
+from toolkit.events.factory import as_subscriber, subscribers_for
 from toolkit.models.factory import build_tokenizer, family_of, load_model, load_tokenizer
 
 logger = logging.getLogger("toolkit")
@@ -137,11 +137,8 @@ class DialogueSummarizationTrainer:
         self.run_dir: Path | None = None
 
     # ----------------------------------------------------------------- components
-    def add_callback(self, callback: Callback) -> None:
-        if not isinstance(callback, Callback):
-            raise ToolkitError(f"{type(callback).__name__} is not a toolkit.events.Callback; "
-                               f"subclass it and override the handlers you need")
-        self.user_callbacks.append(callback)
+    def add_callback(self, callback: Any) -> None:
+        self.user_callbacks.append(as_subscriber(callback))
 
     def _columns(self) -> Columns:
         d = self.cfg.data
@@ -332,21 +329,7 @@ class DialogueSummarizationTrainer:
 
     def _subscribers(self) -> EventBus:
         bus = EventBus(self.accelerator.is_main_process)
-        for subscriber in build_subscribers(self.cfg.callbacks):
-            bus.add(subscriber)
-        tr = self.cfg.tracking
-        if tr.enabled:
-            from toolkit.tracking import RegistryCallback, TrackerCallback
-
-            bus.add(TrackerCallback(tr.db_path, tags=self.cfg.meta.tags))
-            if tr.register_model:
-                bus.add(RegistryCallback(tr.db_path, tr.model_name, tr.register_min_metric,
-                                         self.best_metric))
-        if self.cfg.wandb.enabled:
-            from toolkit.integrations.wandb_callback import WandbCallback
-
-            bus.add(WandbCallback.from_config(self.cfg.wandb, self.cfg.meta.tags))
-        for subscriber in self.user_callbacks:
+        for subscriber in [*subscribers_for(self.cfg), *self.user_callbacks]:
             bus.add(subscriber)
         return bus
 
@@ -427,7 +410,8 @@ class DialogueSummarizationTrainer:
                          config=loader.redact(self.config), config_hash=digest,
                          is_main_process=acc.is_main_process, process_index=acc.process_index,
                          num_processes=acc.num_processes, resumed=resume_from is not None,
-                         model_info=self._model_info(), dataset_info=self._dataset_info(datasets))
+                         model_info=self._model_info(), dataset_info=self._dataset_info(datasets),
+                         control=bus.control)
 
         def run_evaluation() -> dict[str, float]:
             return self._evaluate_during_training(model, validation, state, bus, run_dir)
