@@ -58,6 +58,9 @@ class Recorder(TrainerCallback):
         self.seen["begin"] = (state.global_step, state.max_steps, state.is_world_process_zero)
         self.calls.append(("on_train_begin", state.global_step, None))
 
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.calls.append(("on_epoch_begin", state.global_step, state.epoch))
+
     def on_step_end(self, args, state, control, **kwargs):
         self.calls.append(("on_step_end", state.global_step, state.epoch))
         if state.global_step == 3:
@@ -85,11 +88,11 @@ class Recorder(TrainerCallback):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
-    """One run, 8 steps planned, evaluated every 2; the W&B run is the user's."""
+    """One run, 8 steps (2 epochs) planned, evaluated every 2; the W&B run is the user's."""
     tmp = tmp_path_factory.mktemp("hf")
     with offline_env(tmp):
         user = wandb.init(project="dialogue-summarization", dir=str(tmp / "user"))
-        overrides = tiny_overrides(tmp, cache_dir, data__embedded_train_size=48,
+        overrides = tiny_overrides(tmp, cache_dir, data__embedded_train_size=32,
                                    data__embedded_eval_size=8, training__max_steps=8,
                                    training__eval_strategy="steps", training__eval_steps=2,
                                    checkpoint__save_total_limit=10, tracking__enabled="false")
@@ -144,8 +147,11 @@ def test_callbacks_get_real_args_state_control_and_the_trainers_metric_names(tra
     assert best == result.best_metrics["rouge_combined_f1"]
     assert checkpoint == str(Path(result.run_dir) / "best")
     assert entries == 4 + 2 and last["step"] == 4 and "eval_loss" in last  # 4 logs, 2 evals
-    epochs = [epoch for hook, _, epoch in recorder.calls if hook == "on_step_end"]
-    assert epochs == sorted(epochs) and 0 < epochs[-1] <= 1
+    epochs = [(hook, step, epoch) for hook, step, epoch in recorder.calls if "epoch" in hook]
+    assert epochs == [("on_epoch_begin", 0, 0.0), ("on_epoch_end", 4, 1.0)]
+    # fractional as in the Trainer, from the first log on (step 1's on_step_end precedes it)
+    assert [epoch for hook, _, epoch in recorder.calls if hook == "on_step_end"][1:] == [
+        0.5, 0.75, 1.0]
 
 
 @pytest.mark.slow

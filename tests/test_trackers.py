@@ -24,6 +24,7 @@ from toolkit.errors import ConfigError
 from toolkit.events.bus import RunContext
 from toolkit.events.factory import subscribers_for
 from toolkit.integrations.trackers import MARKER, TENSORBOARD_DIR, AccelerateTrackers
+from toolkit.tracking import RegistryCallback, TrackerCallback
 
 BASE = str(ROOT / "config" / "base_config.yaml")
 
@@ -149,3 +150,20 @@ def test_a_tracker_that_is_not_installed_fails_before_training_with_the_fix() ->
 
 def test_the_schema_knows_every_accelerate_tracker() -> None:
     assert set(REPORT_TO) == {"all", "none", *LOGGER_TYPE_TO_CLASS}
+
+
+def test_the_registry_takes_the_metric_and_its_direction_from_the_config(tmp_path: Path) -> None:
+    config, _ = loader.resolve(BASE, ["training.metric_for_best_model=eval_loss",
+                                      "training.greater_is_better=false",
+                                      "tracking.register_min_metric=1.0",
+                                      "callbacks=[{name: tracker, db_path: listed.db}]"])
+    built = subscribers_for(loader.to_typed(config))
+    [tracker] = [s for s in built if isinstance(s, TrackerCallback)]
+    assert tracker.db_path == Path("listed.db")  # listed in callbacks: not added again
+    [registry] = [s for s in built if isinstance(s, RegistryCallback)]
+    assert (registry.metric, registry.greater_is_better) == ("loss", False)
+    run = context(tmp_path / "run", resumed=False)
+    for loss, registered in ((0.5, True), (2.0, False)):
+        result = result_of(run, "completed")
+        result.best_metrics = {"loss": loss}
+        assert registry._qualifies(result) is registered

@@ -94,6 +94,9 @@ class HFCallbackAdapter(Callback):
         self.state = TrainerState()
         self.control = TrainerControl()
         self.run: RunContext | None = None
+        # the Trainer's epoch is fractional: the share of an epoch one batch is, learnt from the
+        # first log on (before it, state.epoch is the epoch's start)
+        self.epoch_per_batch = 0.0
 
     def __repr__(self) -> str:
         return f"HFCallbackAdapter({type(self.callback).__name__})"
@@ -114,8 +117,7 @@ class HFCallbackAdapter(Callback):
     def _sync(self, state: TrainState) -> None:
         hf = self.state
         hf.global_step, hf.max_steps = state.global_step, state.max_steps
-        # the Trainer's epoch is fractional; ours is exact at logs and at epoch ends
-        hf.epoch = max(float(state.epoch), state.last_metrics.get("train/epoch", 0.0))
+        hf.epoch = state.epoch + state.batch_in_epoch * self.epoch_per_batch
 
     def _best_to_state(self, state: TrainState) -> None:
         self.state.best_metric, self.state.best_global_step = state.best_metric, state.best_step
@@ -150,6 +152,8 @@ class HFCallbackAdapter(Callback):
         self._call("on_log", state, logs=logs)
 
     def on_log(self, state: TrainState, metrics: dict[str, float]) -> None:
+        if "train/epoch" in metrics and state.batch_in_epoch:
+            self.epoch_per_batch = (metrics["train/epoch"] - state.epoch) / state.batch_in_epoch
         self._log(state, with_trainer_names(metrics))
 
     def on_evaluate(self, state: TrainState, metrics: dict[str, float],
