@@ -115,6 +115,8 @@ def test_a_resumed_run_continues_its_mlflow_run_and_tensorboard_dir(tmp_path: Pa
         trackers.on_log(TrainState(global_step=step), {"train/loss": float(step)})
     trackers.on_train_end(TrainState(global_step=3), result_of(first, "interrupted"))
     run_id = json.loads((first.run_dir / MARKER).read_text())["mlflow"]["run_id"]
+    client = mlflow.MlflowClient(tracking_uri=store)
+    assert client.get_run(run_id).info.status == "KILLED"
 
     resumed = context(tmp_path / "run", resumed=True)  # from the checkpoint at step 2
     again = AccelerateTrackers(["tensorboard", "mlflow"], mlflow_tracking_uri=store)
@@ -123,12 +125,26 @@ def test_a_resumed_run_continues_its_mlflow_run_and_tensorboard_dir(tmp_path: Pa
     again.on_train_end(TrainState(global_step=3), result_of(resumed, "completed"))
 
     assert json.loads((resumed.run_dir / MARKER).read_text())["mlflow"]["run_id"] == run_id
-    client = mlflow.MlflowClient(tracking_uri=store)
     assert client.get_run(run_id).info.status == "FINISHED"
     assert len(client.search_runs([client.get_experiment_by_name("direct").experiment_id])) == 1
     # TensorBoard hides what the first process logged after the checkpoint it resumed from
     assert scalars(tmp_path / "run" / TENSORBOARD_DIR, "train/loss") == [
         (1, 1.0), (2, 2.0), (3, 30.0)]
+
+
+def test_an_mlflow_run_the_user_started_is_logged_into_and_left_open(tmp_path: Path,
+                                                                     store: str) -> None:
+    mlflow.set_tracking_uri(store)
+    with mlflow.start_run() as user:
+        run = context(tmp_path / "run", resumed=False)
+        trackers = AccelerateTrackers(["mlflow"], mlflow_tracking_uri=store)
+        trackers.on_train_begin(TrainState(max_steps=1), run)
+        trackers.on_log(TrainState(global_step=1), {"train/loss": 1.5})
+        trackers.on_train_end(TrainState(global_step=1), result_of(run, "completed"))
+        assert mlflow.active_run().info.run_id == user.info.run_id
+    client = mlflow.MlflowClient(tracking_uri=store)
+    assert [m.value for m in client.get_metric_history(user.info.run_id, "train/loss")] == [1.5]
+    assert client.get_run(user.info.run_id).data.params["training.x"] == "1"
 
 
 def test_report_to_all_is_every_installed_tracker_with_wandb_once() -> None:

@@ -136,12 +136,16 @@ class AccelerateTrackers(Callback):
     def on_train_end(self, state: TrainState, result: TrainingResult) -> None:
         if self.register_model and "mlflow" in self.trackers and result.status == "completed":
             self.run.shared["mlflow_model_version"] = self._register_best(result.model_path)
-        self._finish()
+        self._finish("KILLED" if result.status == "interrupted" else "FINISHED")
 
     def on_exception(self, state: TrainState, error: BaseException) -> None:
-        self._finish()
+        self._finish("FAILED")
 
-    def _finish(self) -> None:
+    def _finish(self, mlflow_status: str) -> None:
+        if "mlflow" in self.owned:  # Accelerate's finish() always ends it FINISHED
+            import mlflow
+
+            mlflow.end_run(status=mlflow_status)
         for name, tracker in self.trackers.items():
             if name in self.owned:
                 tracker.finish()
