@@ -39,7 +39,7 @@ from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gpus
 from toolkit.evaluation.generate import generate_everywhere
 from toolkit.events import Callback, Event, EventBus, RunContext
-from toolkit.events.factory import build_subscribers
+from toolkit.events.factory import as_subscriber, subscribers_for
 from toolkit.models.factory import family_of, load_model
 from toolkit.models.tokenizer_cache import run_tokenizer
 
@@ -108,11 +108,9 @@ class DialogueSummarizationTrainer:
         """best/ of the current run (the seed's name), None before training."""
         return self.run_dir / "best" if self.run_dir else None
 
-    def add_callback(self, callback: Callback) -> None:
-        if not isinstance(callback, Callback):
-            raise ToolkitError(f"{type(callback).__name__} is not a toolkit.events.Callback; "
-                               f"subclass it and override the handlers you need")
-        self.user_callbacks.append(callback)
+    def add_callback(self, callback: Any) -> None:
+        """A toolkit Callback, or a transformers TrainerCallback (class or instance)."""
+        self.user_callbacks.append(as_subscriber(callback))
 
     # ----------------------------------------------------------------- components
     def _load(self, name: str, path: str | None, limit: int | None = None) -> DialogueSplit:
@@ -253,21 +251,7 @@ class DialogueSummarizationTrainer:
     # ----------------------------------------------------------------------- train
     def _bus(self) -> EventBus:
         bus = EventBus(self.accelerator.is_main_process)
-        for subscriber in build_subscribers(self.cfg.callbacks):
-            bus.add(subscriber)
-        tr = self.cfg.tracking
-        if tr.enabled:
-            from toolkit.tracking import RegistryCallback, TrackerCallback
-
-            bus.add(TrackerCallback(tr.db_path, tags=self.cfg.meta.tags))
-            if tr.register_model:
-                bus.add(RegistryCallback(tr.db_path, tr.model_name, tr.register_min_metric,
-                                         self.best_metric))
-        if self.cfg.wandb.enabled:
-            from toolkit.integrations.wandb_callback import WandbCallback
-
-            bus.add(WandbCallback.from_config(self.cfg.wandb, self.cfg.meta.tags))
-        for subscriber in self.user_callbacks:
+        for subscriber in [*subscribers_for(self.cfg), *self.user_callbacks]:
             bus.add(subscriber)
         return bus
 
