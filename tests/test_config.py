@@ -606,6 +606,7 @@ def test_config_import_converts_the_competition_baseline(tmp_path: Path,
                  "  training.seed -> general.seed",
                  "  training.save_total_limit -> checkpoint.save_total_limit",
                  "  training.early_stopping_patience -> callbacks",
+                 "  training.report_to -> tracking.report_to",
                  "  general.data_path -> data.train_path, data.validation_path, data.test_path",
                  "  tokenizer.bos_token: the tokenizer's own bos token is used",
                  "  inference.ckt_path: pass it as `toolkit predict --model DIR`"):
@@ -625,7 +626,8 @@ def test_config_import_converts_the_competition_baseline(tmp_path: Path,
     assert config["generation"]["max_new_tokens"] == 99  # max_length counts the start token
     assert config["generation"]["no_repeat_ngram_size"] == 2
     assert config["general"]["seed"] == 42 and config["checkpoint"]["save_total_limit"] == 5
-    assert config["wandb"]["enabled"] is True and config["wandb"]["entity"] == "wandb_repo"
+    assert config["tracking"]["report_to"] == ["wandb"]
+    assert config["wandb"]["entity"] == "wandb_repo"
     assert {"name": "early_stopping", "patience": 3} in config["callbacks"]
 
 
@@ -669,7 +671,7 @@ def test_an_imported_baseline_config_trains_on_cpu(tmp_path: Path) -> None:
     assert main(["config", "import", str(BASELINE), "--output", str(output)]) == 0
     tiny = tiny_overrides(tmp_path, tmp_path / "cache", model__checkpoint="null",
                           model__preset="tiny", training__max_steps=2,
-                          training__mixed_precision="no", wandb__enabled="false",
+                          training__mixed_precision="no", tracking__report_to="none",
                           data__train_path="embedded", data__validation_path="embedded",
                           data__test_path="null", tracking__enabled="false")
     done = subprocess.run([sys.executable, str(ROOT / "toolkit" / "train.py"), "--config",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.config.schema import DEFAULT_CALLBACKS
+from toolkit.config.schema import DEFAULT_CALLBACKS, REPORT_TO
 
 # (value, the old section it sits in) -> {toolkit dotted key: value}; raises ValueError for a
 # value that cannot be converted.
@@ -112,7 +112,11 @@ def _patience(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
 
 def _report_to(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
     names = [value] if isinstance(value, str) else list(value or [])
-    return {"wandb.enabled": "wandb" in names or "all" in names}
+    unknown = [name for name in names if name not in REPORT_TO]
+    if unknown:
+        raise ValueError(f"{', '.join(map(str, unknown))}: not a tracker the toolkit reports to "
+                         f"({', '.join(REPORT_TO)})")
+    return {"tracking.report_to": names}
 
 
 def _metric(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,7 +189,7 @@ ALIASES: dict[str, Alias] = {
                                               "patience: N}", convert=_patience),
     "training.early_stopping_threshold": Alias(None, "early_stopping counts any improvement "
                                                "of the best-model metric"),
-    "training.report_to": Alias("wandb.enabled", "W&B is wandb.enabled", convert=_report_to),
+    "training.report_to": Alias("tracking.report_to", convert=_report_to),
     "inference": Alias("generation", "the checkpoint and output are `toolkit predict --model "
                        "DIR --output FILE`; "
                        "`toolkit config import OLD.yaml --output NEW.yaml` converts a "

@@ -15,7 +15,7 @@ from typing import Any
 
 from toolkit.config import aliases
 from toolkit.config.metrics import metric_key, metric_problem
-from toolkit.config.schema import FILE_ONLY_KEYS, LIST_KEYS, SECTIONS, defaults
+from toolkit.config.schema import FILE_ONLY_KEYS, LIST_KEYS, SECTIONS, defaults, tracking_problems
 from toolkit.errors import ConfigError
 
 Origins = dict[str, str]
@@ -82,7 +82,8 @@ def coerce(value: Any, tp: Any) -> tuple[bool, Any]:
 def _check_bounds(dotted: str, value: Any, meta: typing.Mapping[str, Any]) -> str | None:
     if value is None:
         return None
-    if "choices" in meta and value not in meta["choices"]:
+    values = value if isinstance(value, list) else [value]
+    if "choices" in meta and any(v not in meta["choices"] for v in values):
         allowed = ", ".join(map(str, meta["choices"]))
         return f"{dotted} must be one of {allowed}; got {value!r}"
     for bound, test, word in (("ge", float.__ge__, ">="), ("gt", float.__gt__, ">"),
@@ -171,6 +172,7 @@ def _validate_callbacks(value: Any, problems: list[str]) -> None:
 
 
 def _validate_relations(config: dict[str, Any], problems: list[str]) -> None:
+    problems.extend(tracking_problems(config))
     training = config["training"]
     if metric_key(training.get("metric_for_best_model", "")) == "loss" and \
             training.get("greater_is_better"):
