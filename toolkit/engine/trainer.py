@@ -99,6 +99,11 @@ class DialogueSummarizationTrainer:
         return dataclasses.asdict(self.cfg)
 
     @property
+    def trainer(self) -> DialogueSummarizationTrainer:
+        """The seed guide adds callbacks through `trainer.trainer`; this trainer is that one."""
+        return self
+
+    @property
     def output_dir(self) -> Path:
         """The run directory once training started (checkpoints/, best/ ...), else its parent."""
         return self.run_dir or Path(self.cfg.general.output_dir)
