@@ -47,12 +47,12 @@ from toolkit.sweep.trial import (
     TrialFailed,
     best_value,
     free_port,
+    gpu_environment,
     mark_run,
     start_trial,
     supervise,
     tail,
     trial_command,
-    trial_environment,
     trial_overrides,
 )
 
@@ -165,7 +165,7 @@ class TrialRunner:
         overrides = trial_overrides(plan, f"{spec.name}_trial{trial.number}", report=True)
         command = trial_command(plan, directory / "params.json", overrides, free_port())
         trial.set_user_attr("log", str(log))
-        env = trial_environment(os.environ, self.devices,
+        env = gpu_environment(os.environ, self.devices,
                                 **{REPORT_ENV: str(report), METRIC_ENV: spec.metric_key})
         feed = Feed(trial, ReportReader(report))
         proc = start_trial(command, env, log)

@@ -111,7 +111,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def trial_environment(environ: Mapping[str, str], devices: list[str] | None,
+def gpu_environment(environ: Mapping[str, str], devices: list[str] | None,
                       **extra: str) -> dict[str, str]:
     """The trial's environment: `environ`, the worker's GPUs (when it was given some) and
     `extra`."""
