@@ -370,3 +370,14 @@ def test_each_worker_trains_on_its_own_gpus(tmp_path: Path, monkeypatch) -> None
     assert sorted(tuple(t.user_attrs["devices"]) for t in trials) == [("5",), ("7",)]
     for t in trials:
         assert f"visible={t.user_attrs['devices'][0]}" in Path(t.user_attrs["log"]).read_text()
+
+
+def test_a_broken_command_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(sweep({"learnin_rate": {"values": [1e-3]}}, command=[
+        "${interpreter}", "${program}", "${args_json}"])), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_sweep(path, None, [])
+    assert [p.split(":")[1].strip() for p in caught.value.problems] == [
+        "the command's ${args_json} cannot be honoured", "the command has no ${args}",
+        "parameter `learnin_rate`"]

@@ -443,10 +443,8 @@ def resolve_sweep(path: str | Path, config_path: str | None, overrides: list[str
     path = Path(path)
     try:
         raw = read_sweep(path)
-        problems: list[str] = []
-        command = parse_command(raw.get("command"), problems)
-        if problems:
-            raise ConfigError(problems)
+        # a broken command is reported by `parse`, with the other problems, against `given`
+        command = parse_command(raw.get("command"), []) if isinstance(raw, dict) else None
         base = base_config_path(config_path, command)
         config, _ = loader.resolve(base, [*(command.overrides if command else ()), *overrides])
         return parse(raw, path.stem, config), config, base
