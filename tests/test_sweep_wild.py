@@ -381,3 +381,26 @@ def test_a_broken_command_is_reported_with_the_other_problems(tmp_path: Path) ->
     assert [p.split(":")[1].strip() for p in caught.value.problems] == [
         "the command's ${args_json} cannot be honoured", "the command has no ${args}",
         "parameter `learnin_rate`"]
+
+
+def test_run_cap_and_target_end_the_sweep(tmp_path: Path) -> None:
+    """run_cap counts every trial of the study (failed ones too); a study whose best already
+    meets metric.target starts no trial."""
+    failing = f"{sys.executable} -c 'import sys; sys.exit(3)'"
+    capped = tmp_path / "capped.yaml"
+    capped.write_text(yaml.safe_dump(sweep({"lr": {"values": [1e-3, 1e-4]}}, run_cap=2)), "utf-8")
+    code, out = cli(str(capped), "--count", "5", "--study-dir", str(tmp_path / "capped"),
+                    "--db", str(tmp_path / "t.db"), "--launch", failing)
+    assert code == 0 and len(local.load_existing(tmp_path / "capped").trials) == 2
+    reached = tmp_path / "reached.yaml"
+    reached.write_text(yaml.safe_dump(sweep({"lr": {"values": [1e-3]}}, metric={
+        "name": "eval/loss", "goal": "minimize", "target": 0.5})), "utf-8")
+    spec, _, base = resolve_sweep(reached, None, [])
+    study = local.open_study(local.SweepPlan(
+        spec=spec, program="toolkit/train.py", config=base, study_dir=tmp_path / "reached",
+        db_path=str(tmp_path / "t.db"), callbacks=[]), create=True)
+    study.add_trial(optuna.trial.create_trial(value=0.4, params={}, distributions={}))
+    code, out = cli(str(reached), "--count", "3", "--study-dir", str(tmp_path / "reached"),
+                    "--db", str(tmp_path / "t.db"), "--launch", failing)
+    assert code == 0 and len(local.load_existing(tmp_path / "reached").trials) == 1
+    assert "best: trial 0, eval/loss = 0.4" in out
