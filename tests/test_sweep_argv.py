@@ -125,3 +125,15 @@ def test_a_plain_wandb_agent_runs_the_shipped_sweep_command(tmp_path: Path, cach
     assert (training["learning_rate"], training["per_device_train_batch_size"],
             training["num_train_epochs"], training["weight_decay"]) == (3e-04, 8, 2, 0.05)
     assert run["config"]["wandb"]["enabled"] is True and run["status"] == "completed"
+
+
+def test_the_agents_json_file_reads_as_a_params_file(tmp_path: Path) -> None:
+    """`--params-file ${args_json_file}`: W&B's JSON of the run's parameters, aliases and
+    nested sections included."""
+    from toolkit.sweep.params import read_params_file
+
+    path = tmp_path / "config-run.json"
+    path.write_text(create_sweep_command_args({"args": {
+        "lr": {"value": 1e-3}, "generation": {"value": {"num_beams": 2}}}})["args_json"][0])
+    assert read_params_file(str(path)) == ["training.learning_rate=0.001",
+                                           "generation.num_beams=2"]
