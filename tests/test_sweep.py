@@ -17,7 +17,7 @@ import yaml
 from tests.helpers import ROOT, tiny_overrides
 from toolkit.config import loader
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.sweep import local, trial
+from toolkit.sweep import local, storage, trial
 from toolkit.sweep.cli import register
 from toolkit.sweep.params import read_params_file, write_params_file
 from toolkit.sweep.reporter import REPORTER
@@ -293,7 +293,7 @@ def shared_sweep(tmp_path_factory, cache_dir: Path) -> dict:
     spec = write_spec(tmp / "tiny_sweep.yaml")
     code, out = cli(str(spec), "--count", "3", "--workers", "2", "--study-dir",
                     str(tmp / "study"), "--db", str(tmp / "sweep.db"), *tiny_sets(tmp, cache_dir))
-    return {"tmp": tmp, "code": code, "out": out, "study": local.load_existing(tmp / "study")}
+    return {"tmp": tmp, "code": code, "out": out, "study": storage.load_existing(tmp / "study")}
 
 
 @pytest.mark.slow
@@ -349,7 +349,7 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path: Path, cache_
     code, out = cli(str(spec_path), "--count", "1", "--study-dir", str(study_dir), "--db",
                     str(tmp_path / "t.db"), *tiny_sets(tmp_path, cache_dir, training__max_steps=40))
     assert code == 0
-    pruned = local.load_existing(study_dir).trials[-1]
+    pruned = storage.load_existing(study_dir).trials[-1]
     assert pruned.state == optuna.trial.TrialState.PRUNED
     assert list(pruned.intermediate_values) == [1] and pruned.intermediate_values[1] > 1.0
     [run] = ExperimentTracker(tmp_path / "t.db").list_experiments()
@@ -367,6 +367,6 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
                     "--db", str(tmp_path / "t.db"),
                     "--launch", f"{sys.executable} -c 'import sys; sys.exit(3)'")
     assert code == 0 and "best: no completed trial yet" in out
-    trials = local.load_existing(tmp_path / "study").trials
+    trials = storage.load_existing(tmp_path / "study").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
     assert Path(trials[0].user_attrs["log"]).is_file()

@@ -20,7 +20,7 @@ import yaml
 from tests.helpers import ROOT, environment, tiny_overrides
 from toolkit.config import loader
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.sweep import distributions, local
+from toolkit.sweep import distributions, local, storage
 from toolkit.sweep.cli import register
 from toolkit.sweep.command import parse_command
 from toolkit.sweep.devices import assign, visible_gpus
@@ -293,12 +293,12 @@ def test_gpus_are_split_between_workers() -> None:
 
 
 def test_storages_take_urls_and_journal_files(tmp_path: Path) -> None:
-    sqlite = local.make_storage(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path / "study")
+    sqlite = storage.make_storage(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path / "study")
     assert isinstance(sqlite, optuna.storages.RDBStorage) and (tmp_path / "shared.db").is_file()
-    journal = local.make_storage(str(tmp_path / "nfs" / "sweep.journal"), tmp_path / "study")
+    journal = storage.make_storage(str(tmp_path / "nfs" / "sweep.journal"), tmp_path / "study")
     assert isinstance(journal, optuna.storages.JournalStorage)
     with pytest.raises(ToolkitError, match="needs its database driver installed"):
-        local.make_storage("postgresql://user@localhost:1/db", tmp_path)
+        storage.make_storage("postgresql://user@localhost:1/db", tmp_path)
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -341,8 +341,8 @@ def test_a_commands_config_reaches_the_trial_through_a_shared_storage(
     path.write_text(yaml.safe_dump(sweep({"lr": {"values": [2e-3]}}, command=[
         "${env}", "${interpreter}", "${program}", "--config", str(tiny), "--logging_steps=2",
         "${args}"])), "utf-8")
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    code, out = cli(str(path), "--count", "1", "--storage", storage, "--study-dir",
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    code, out = cli(str(path), "--count", "1", "--storage", url, "--study-dir",
                     str(tmp_path / "study"), "--db", str(tmp_path / "sweep.db"))
     assert code == 0 and "best: trial 0" in out
     [run] = ExperimentTracker(tmp_path / "sweep.db").list_experiments()
@@ -351,7 +351,7 @@ def test_a_commands_config_reaches_the_trial_through_a_shared_storage(
     assert run["config"]["training"]["learning_rate"] == 2e-3
     params = json.loads((tmp_path / "study" / "trials" / "trial_0000" / "params.json").read_text())
     assert params == {"lr": 2e-3}
-    code, status = cli("status", "--storage", storage)
+    code, status = cli("status", "--storage", url)
     assert code == 0 and "cmd_sweep: 1 trial(s)" in status and "complete" in status
 
 
@@ -366,7 +366,7 @@ def test_each_worker_trains_on_its_own_gpus(tmp_path: Path, monkeypatch) -> None
                     str(tmp_path / "study"), "--db", str(tmp_path / "t.db"), "--launch",
                     "sh -c 'echo visible=$CUDA_VISIBLE_DEVICES; exit 3'")
     assert code == 0
-    trials = local.load_existing(tmp_path / "study").trials
+    trials = storage.load_existing(tmp_path / "study").trials
     assert sorted(tuple(t.user_attrs["devices"]) for t in trials) == [("5",), ("7",)]
     for t in trials:
         assert f"visible={t.user_attrs['devices'][0]}" in Path(t.user_attrs["log"]).read_text()
@@ -391,7 +391,7 @@ def test_run_cap_and_target_end_the_sweep(tmp_path: Path) -> None:
     capped.write_text(yaml.safe_dump(sweep({"lr": {"values": [1e-3, 1e-4]}}, run_cap=2)), "utf-8")
     code, out = cli(str(capped), "--count", "5", "--study-dir", str(tmp_path / "capped"),
                     "--db", str(tmp_path / "t.db"), "--launch", failing)
-    assert code == 0 and len(local.load_existing(tmp_path / "capped").trials) == 2
+    assert code == 0 and len(storage.load_existing(tmp_path / "capped").trials) == 2
     reached = tmp_path / "reached.yaml"
     reached.write_text(yaml.safe_dump(sweep({"lr": {"values": [1e-3]}}, metric={
         "name": "eval/loss", "goal": "minimize", "target": 0.5})), "utf-8")
@@ -402,5 +402,5 @@ def test_run_cap_and_target_end_the_sweep(tmp_path: Path) -> None:
     study.add_trial(optuna.trial.create_trial(value=0.4, params={}, distributions={}))
     code, out = cli(str(reached), "--count", "3", "--study-dir", str(tmp_path / "reached"),
                     "--db", str(tmp_path / "t.db"), "--launch", failing)
-    assert code == 0 and len(local.load_existing(tmp_path / "reached").trials) == 1
+    assert code == 0 and len(storage.load_existing(tmp_path / "reached").trials) == 1
     assert "best: trial 0, eval/loss = 0.4" in out

@@ -122,7 +122,8 @@ def run(args: argparse.Namespace, spec_path: str) -> int:
     if args.backend == "wandb":
         return _run_wandb(args, plan, config)
     from toolkit.sweep.devices import assign, visible_gpus
-    from toolkit.sweep.local import describe_best, grid_size, run_local
+    from toolkit.sweep.local import grid_size, run_local
+    from toolkit.sweep.status import describe_best
 
     devices = assign(args.workers, visible_gpus()) if args.workers > 1 else [None]
     count = args.count or spec.run_cap or (
@@ -152,7 +153,8 @@ def _run_wandb(args: argparse.Namespace, plan: SweepPlan, config: dict[str, Any]
 
 def status(args: argparse.Namespace, spec_path: str | None) -> int:
     """The trials of a local sweep and the best so far."""
-    from toolkit.sweep.local import describe, load_existing
+    from toolkit.sweep.status import describe
+    from toolkit.sweep.storage import load_existing
 
     if args.study_dir is None and spec_path is None and args.storage is None:
         raise ToolkitError("toolkit sweep status needs the sweep YAML, --study-dir DIR or "

@@ -1,6 +1,7 @@
 """Local sweeps on Optuna: the sampler, the pruner, the shared study and its workers.
 
-Each Optuna trial is one trial process (toolkit.sweep.trial). Workers (``--workers K``
+Each Optuna trial is one trial process (toolkit.sweep.trial); the study lives in
+toolkit.sweep.storage and is shown by toolkit.sweep.status. Workers (``--workers K``
 processes, on one machine or on several with ``--storage``) share one study: by default
 Optuna's journal file in the study directory (Optuna advises against SQLite for parallel
 workers); ``--storage`` takes any Optuna storage, an RDB URL (``postgresql://...``,
@@ -33,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 
 from toolkit.errors import ToolkitError
 from toolkit.sweep import distributions
 from toolkit.sweep.params import write_params_file
 from toolkit.sweep.reporter import METRIC_ENV, REPORT_ENV
 from toolkit.sweep.spec import Parameter, SweepSpec
+from toolkit.sweep.status import best_trial
+from toolkit.sweep.storage import make_storage
 from toolkit.sweep.trial import (
     ReportReader,
     SweepPlan,
@@ -57,28 +58,6 @@ from toolkit.sweep.trial import (
 )
 
 logger = logging.getLogger(__name__)
-
-JOURNAL = "study.journal"
-
-
-def make_storage(url: str | None, study_dir: Path) -> BaseStorage:
-    """The study's storage: an RDB URL (``sqlite:///...``, ``postgresql://...``), a journal
-    file, or (None) the journal file in `study_dir`."""
-    if url is None or "://" not in url:
-        path = Path(url) if url else study_dir / JOURNAL
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    try:
-        return RDBStorage(url)
-    except (ImportError, ValueError) as error:
-        raise ToolkitError(f"--storage {url} cannot be opened: {error}. An RDB URL needs its "
-                           f"database driver installed (postgresql: pip install psycopg2-binary;"
-                           f" mysql: pip install pymysql); or pass a journal file path on a disk "
-                           f"every node mounts") from None
-    except Exception as error:  # sqlalchemy's connection errors
-        raise ToolkitError(f"--storage {url} cannot be reached: {type(error).__name__}: "
-                           f"{error}".splitlines()[0]) from None
-
 
 def _choice(value: Any) -> Any:
     """Optuna's categorical choices are scalars: lists and mappings travel as JSON text."""
@@ -293,52 +272,3 @@ def run_local(plan: SweepPlan, count: int, devices: list[list[str] | None]) -> o
         raise ToolkitError(f"{len(failed)} of {len(procs)} sweep workers failed (exit codes "
                            f"{', '.join(failed)}); their errors are printed above")
     return study
-
-
-# ------------------------------------------------------------------------------ status
-def load_existing(study_dir: Path, url: str | None = None, name: str | None = None
-                  ) -> optuna.Study:
-    """A sweep's study: `name` (or the only one) in storage `url`, or in `study_dir`'s
-    journal."""
-    if url is None and not (study_dir / JOURNAL).is_file():
-        raise ToolkitError(f"{study_dir} holds no sweep study ({JOURNAL} is missing); pass the "
-                           f"--study-dir of a local sweep, the sweep YAML it ran, or its "
-                           f"--storage")
-    storage = make_storage(url, study_dir)
-    names = optuna.get_all_study_names(storage)
-    if name is None and len(names) == 1:
-        name = names[0]
-    if name not in names:
-        raise ToolkitError(f"the storage holds no sweep `{name}`; it holds "
-                           f"{', '.join(names) or 'none'}: pass the sweep YAML of one of them")
-    return optuna.load_study(study_name=name, storage=storage)
-
-
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    try:
-        return study.best_trial
-    except ValueError:  # no completed trial yet
-        return None
-
-
-def describe_best(study: optuna.Study) -> str:
-    best = best_trial(study)
-    if best is None:
-        return "best: no completed trial yet"
-    metric = study.user_attrs.get("metric", "value")
-    params = ", ".join(f"{k}={v}" for k, v in best.user_attrs.get("params", best.params).items())
-    return (f"best: trial {best.number}, {metric} = {best.value:.4g}\n  params: {params}\n"
-            f"  run dir: {best.user_attrs.get('run_dir')}")
-
-
-def describe(study: optuna.Study) -> str:
-    """The trials (number, state, value, params, run dir) and the best so far."""
-    from toolkit.tracking.cli import table
-
-    metric = study.user_attrs.get("metric", "value")
-    rows = [(t.number, t.state.name.lower(), t.value, t.user_attrs.get("params", t.params),
-             t.user_attrs.get("run_dir")) for t in study.trials]
-    header = f"sweep {study.study_name}: {len(rows)} trial(s), {metric} " \
-             f"({study.user_attrs.get('goal', study.direction.name.lower())})"
-    body = table(("#", "STATE", metric.upper(), "PARAMS", "RUN DIR"), rows)
-    return f"{header}\n{body}\n{describe_best(study)}"
