@@ -37,12 +37,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Log config, construct, prepare data, train, report: the fixed lifecycle."""
+    """Validate the config, construct, prepare data, train, report: the fixed lifecycle."""
+    from toolkit.config import loader
     from toolkit.config.argv import normalize
-    from toolkit.engine.trainer import DialogueSummarizationTrainer
     from toolkit.sweep.params import read_params_file
 
     overrides = [*normalize(args.overrides), *read_params_file(args.params_file)]
+    loader.resolve(args.config, overrides)  # a bad config fails here, before torch is imported
+    from toolkit.engine.trainer import DialogueSummarizationTrainer
+
     trainer = DialogueSummarizationTrainer(args.config, overrides=overrides)
     datasets = trainer.prepare_data()
     try:
