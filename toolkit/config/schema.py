@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+# The evaluation metrics a run logs as eval/<name>: what metric_for_best_model and a sweep's
+# metric may name.
+EVAL_METRICS = ("rouge1_f1", "rouge2_f1", "rougeL_f1", "rouge_combined_f1", "loss")
 ARCHITECTURES = ("bart", "kobart", "t5", "mt5", "gpt2", "kogpt2")
 PRESETS = ("tiny", "small", "base")
 # Accelerate's tracker names (accelerate.tracking.LOGGER_TYPE_TO_CLASS), plus the Trainer's all/none
