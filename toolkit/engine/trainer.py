@@ -23,7 +23,6 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import broadcast_object_list, set_seed
-from transformers import GenerationConfig
 
 from toolkit.config import loader
 from toolkit.config.schema import Config
@@ -43,9 +42,14 @@ from toolkit.engine.result import TrainingResult
 from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError, ConfigError, ToolkitError
 from toolkit.evaluation.evaluator import EvalSettings, evaluate
+from toolkit.evaluation.generate import generation_config, generation_kwargs
 from toolkit.events import Callback, Event, EventBus, RunContext
 from toolkit.events.factory import build_subscribers
-from toolkit.models.factory import build_tokenizer, family_of, load_model, load_tokenizer
+from toolkit.models.adapters import model_info, trainable_state_hooks
+from toolkit.models.factory import build_tokenizer, load_tokenizer
+from toolkit.models.families import resolve_family
+from toolkit.models.loading import build_model, save_model_dir
+from toolkit.models.prompts import config_prompt_format, stop_token_ids
 
 logger = logging.getLogger("toolkit")
 
@@ -128,7 +132,9 @@ class DialogueSummarizationTrainer:
             self.config["meta"]["experiment_name"] = experiment_name
         self.cfg: Config = loader.to_typed(self.config)
         self.best_metric = metric_name(self.cfg.training.metric_for_best_model)
-        self.family = family_of(self.cfg.model.architecture)
+        self.model_family = resolve_family(self.cfg.model.architecture, self.cfg.model.checkpoint)
+        self.family = self.model_family.kind
+        self.prompt = None
         self.user_callbacks: list[Callback] = []
         self.accelerator: Accelerator | None = None
         self.tokenizer = None
@@ -163,6 +169,7 @@ class DialogueSummarizationTrainer:
                 gradient_accumulation_steps=t.gradient_accumulation_steps,
                 mixed_precision=pick_precision(t.mixed_precision),
                 step_scheduler_with_optimizer=False)
+            trainable_state_hooks(self.accelerator)  # llm: adapter-only checkpoints
             setup_logging(self.accelerator.is_main_process, self.cfg.general.log_level)
             set_seed(self.cfg.general.seed)
         return self.accelerator
@@ -179,7 +186,8 @@ class DialogueSummarizationTrainer:
         train = self._train_split()
         tags = find_tags(train.dialogues) + list(self.cfg.tokenizer.extra_special_tokens)
         if source:
-            return build_tokenizer(source, [], tags, 0, "", self.family)
+            return build_tokenizer(source, [], tags, 0, "", self.family,
+                                   add_tokens=self.cfg.peft.method == "none")
         t = self.cfg.tokenizer
         key = hashlib.sha256("\x00".join([t.algorithm, str(t.vocab_size), self.family, *tags,
                                           *train.dialogues, *(r[0] for r in train.references)
@@ -201,45 +209,24 @@ class DialogueSummarizationTrainer:
         self._ensure_accelerator()
         if self.tokenizer is None:
             self.tokenizer = self._tokenizer()
+        if self.prompt is None:
+            self.prompt = config_prompt_format(self.model_family, self.tokenizer, self.cfg.data)
         if self.model is None:
-            m, t = self.cfg.model, self.cfg.tokenizer
-            self.model = load_model(m.architecture, m.checkpoint, m.preset, self.tokenizer,
-                                    max_positions=t.max_source_length + t.max_target_length,
-                                    gradient_checkpointing=m.gradient_checkpointing,
-                                    dropout=m.dropout)
+            self.model = build_model(self.cfg, self.tokenizer, self.model_family)
             self.model.generation_config = self._generation_config()
 
-    def _generation_config(self) -> GenerationConfig:
-        base = self.model.generation_config.to_dict() if self.model is not None else {}
-        base.update(self.gen_kwargs())
-        for name in ("pad_token_id", "eos_token_id", "bos_token_id", "decoder_start_token_id"):
-            value = getattr(self.model.config, name, None)
-            if value is not None:
-                base[name] = value
-        base.pop("max_length", None)
-        base.pop("transformers_version", None)
-        return GenerationConfig(**base)
+    def _generation_config(self):
+        return generation_config(self.model, self.cfg.generation, self.family == "causal",
+                                 stop_token_ids(self.tokenizer, self.prompt))
 
     def gen_kwargs(self) -> dict[str, Any]:
-        g = self.cfg.generation
-        kwargs = {"max_new_tokens": g.max_new_tokens, "num_beams": g.num_beams,
-                  "length_penalty": g.length_penalty, "early_stopping": g.early_stopping,
-                  "repetition_penalty": g.repetition_penalty, "do_sample": False}
-        if g.min_new_tokens:
-            kwargs["min_new_tokens"] = g.min_new_tokens
-        if g.no_repeat_ngram_size:
-            kwargs["no_repeat_ngram_size"] = g.no_repeat_ngram_size
-        if g.num_beams == 1:
-            kwargs.pop("early_stopping")
-            kwargs.pop("length_penalty")
-        return kwargs
+        return generation_kwargs(self.cfg.generation, self.family == "causal")
 
     # ----------------------------------------------------------------------- data
     def _features(self, split: DialogueSplit) -> DialogueSplit:
         t = self.cfg.tokenizer
         builder = FeatureBuilder(self.tokenizer, self.family, t.max_source_length,
-                                 t.max_target_length, add_bos=self.cfg.model.architecture
-                                 in ("bart", "kobart", "gpt2", "kogpt2"))
+                                 t.max_target_length, prompt=self.prompt)
         with self.accelerator.main_process_first():
             split.features = builder.build(split.rows, self._cache_dir() / "features",
                                            self.cfg.data.num_proc)
@@ -359,21 +346,8 @@ class DialogueSummarizationTrainer:
 
     def save_model(self, model, directory: Path) -> None:
         """A save_pretrained dir (weights gathered from every rank), written then renamed."""
-        acc = self.accelerator
-        state_dict = acc.get_state_dict(model)  # a collective under ZeRO-3 / FSDP
-        tmp = directory.with_name(f".{directory.name}.tmp")
-        if acc.is_main_process:
-            shutil.rmtree(tmp, ignore_errors=True)
-            unwrapped = acc.unwrap_model(model)
-            unwrapped.generation_config = self._generation_config()
-            unwrapped.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
-            positions = getattr(unwrapped.config, "max_position_embeddings", None)
-            if positions:  # learned positions: truncation=True must not exceed them
-                self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, positions)
-            self.tokenizer.save_pretrained(tmp)
-            shutil.rmtree(directory, ignore_errors=True)
-            tmp.rename(directory)
-        acc.wait_for_everyone()
+        save_model_dir(self.accelerator, model, self.tokenizer, directory,
+                       self._generation_config(), self.prompt)
 
     def train(self, datasets: dict[str, DialogueSplit] | None = None,
               resume_from_checkpoint: str | None = None) -> TrainingResult:
@@ -402,7 +376,7 @@ class DialogueSummarizationTrainer:
         batches_per_epoch = len(sampler)
         max_steps = self._plan(batches_per_epoch)
         optimizer = build_optimizer(self.model, t.learning_rate, t.weight_decay,
-                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon)
+                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon, t.optim)
         scheduler = build_scheduler(optimizer, t.lr_scheduler_type, t.warmup_steps,
                                     t.warmup_ratio, max_steps)
         configure_deepspeed(acc, t.per_device_train_batch_size, t.gradient_accumulation_steps,
@@ -438,6 +412,7 @@ class DialogueSummarizationTrainer:
                 accelerator=acc, model=model, optimizer=optimizer, scheduler=scheduler,
                 loader=loader_, bus=bus, run=run, state=state, causal=self.family == "causal",
                 accumulation=t.gradient_accumulation_steps, max_grad_norm=t.max_grad_norm,
+                label_smoothing=t.label_smoothing,
                 logging_steps=t.logging_steps,
                 eval_every=t.eval_steps if eval_on and t.eval_strategy == "steps" else 0,
                 eval_at_epoch_end=eval_on and t.eval_strategy == "epoch",
@@ -560,10 +535,8 @@ class DialogueSummarizationTrainer:
         return state
 
     def _model_info(self) -> dict[str, Any]:
-        m = self.cfg.model
-        return {"architecture": m.architecture, "checkpoint": m.checkpoint,
-                "preset": None if m.checkpoint else m.preset,
-                "num_parameters": sum(p.numel() for p in self.model.parameters())}
+        return model_info(self.model, self.cfg.model, self.cfg.peft,
+                          self.model_family.architecture)
 
     def _dataset_info(self, datasets: dict[str, DialogueSplit]) -> dict[str, Any]:
         info: dict[str, Any] = {}
