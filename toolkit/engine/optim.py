@@ -21,8 +21,11 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         lowered = name.lower()
         skip = param.ndim < 2 or any(marker in lowered for marker in NO_DECAY)
         (no_decay if skip else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    # no empty group (LoRA has no biases): DeepSpeed drops them, and a schedule built on the
+    # original groups would then no longer match the optimizer's
+    return [group for group in groups if group["params"]]
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
