@@ -95,6 +95,7 @@ def test_chat_template_puts_the_loss_on_the_answer_only(bases, examples, kind):
         end = "<|im_end|>\n</s>" if kind == "llama" else "<|im_end|>\n"
         assert answer.endswith(end)
         summary = tokenizer.decode(ids[cut:]).removesuffix(end).replace(" ", "")
+        summary = summary.rstrip("\ufffd")  # byte-level truncation may split a character
         assert len(summary) > 10 and row["references"][0].replace(" ", "").startswith(summary)
     bos = tokenizer.bos_token_id
     assert (bos is not None and ids.count(bos) == 1) if kind == "llama" else bos is None

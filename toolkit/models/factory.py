@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from transformers import (
     GPT2LMHeadModel,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
     T5Config,
     T5ForConditionalGeneration,
 )
@@ -57,9 +59,27 @@ def _load_error(what: str, source: str, error: Exception) -> ToolkitError:
                         f"{str(error).splitlines()[0] if str(error) else ''}); {fix}")
 
 
+def saved_as_generic(source: str) -> bool:
+    """A local tokenizer saved as the generic tokenizers backend (the toolkit trains those).
+
+    AutoTokenizer would rebuild it as the model type's own class for some types (a qwen2
+    checkpoint's tokenizer becomes Qwen2Tokenizer, byte-level), which mangles a Metaspace one.
+    """
+    path = Path(source).expanduser() / "tokenizer_config.json"
+    if not path.is_file():
+        return False
+    try:
+        declared = json.loads(path.read_text(encoding="utf-8")).get("tokenizer_class")
+    except (json.JSONDecodeError, AttributeError):
+        return False
+    return declared in ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
 def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
     _require_local("tokenizer", source)
     try:
+        if saved_as_generic(source):
+            return PreTrainedTokenizerFast.from_pretrained(source)
         return AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:
         raise _load_error("tokenizer", source, error) from None
