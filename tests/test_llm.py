@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from accelerate.utils.dataclasses import get_module_class_from_name
 from transformers import AutoModelForCausalLM
 
+from tests.helpers import ROOT
 from tests.llm_helpers import rows, save_base
 from toolkit.config import loader
 from toolkit.data.collator import TrainCollator, target_tokens
@@ -266,3 +269,23 @@ def test_adafactor_and_unfused_adamw_step():
         layer(torch.randn(3, 4)).pow(2).sum().backward()
         optimizer.step()
         assert not torch.equal(before, layer.weight), optim
+
+
+# ------------------------------------------------------------------------ shipped configs
+def test_the_fsdp_config_wraps_llama_decoder_layers(bases):
+    config = yaml.safe_load((ROOT / "accelerate_configs" / "fsdp_llama.yaml").read_text())
+    fsdp = config["fsdp_config"]
+    assert fsdp["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert fsdp["fsdp_use_orig_params"] is True  # frozen base and adapters in one unit
+    model = AutoModelForCausalLM.from_pretrained(bases["llama"])
+    layer = get_module_class_from_name(model, fsdp["fsdp_transformer_layer_cls_to_wrap"])
+    assert layer is not None and layer.__name__ in model._no_split_modules
+
+
+def test_the_qwen_lora_config_is_a_greedy_bf16_lora_run():
+    cfg = loader.to_typed(loader.resolve(ROOT / "config" / "models" / "qwen2_5_1_5b_lora.yaml",
+                                         environ={})[0])
+    assert (cfg.peft.method, cfg.model.torch_dtype, cfg.model.architecture) == (
+        "lora", "bfloat16", "auto")
+    assert cfg.model.gradient_checkpointing and cfg.training.mixed_precision == "bf16"
+    assert generation_kwargs(cfg.generation, causal=True)["num_beams"] == 1

@@ -65,7 +65,7 @@ def adamw_8bit(groups: list[dict], lr: float,
         import bitsandbytes as bnb
     except ImportError:
         raise ConfigError(["training.optim=adamw_8bit needs the bitsandbytes package; install "
-                           "it (pip install -e '.[llm]') or use adamw_torch_fused"]) from None
+                           "it (pip install -e '.[qlora]') or use adamw_torch_fused"]) from None
     return bnb.optim.AdamW8bit(groups, lr=lr, betas=betas, eps=eps)
 
 

@@ -53,7 +53,7 @@ def check_peft(method: str, checkpoint: str | None) -> None:
             import bitsandbytes  # noqa: F401
         except ImportError:
             raise ConfigError(["peft.method=qlora needs the bitsandbytes package; install it "
-                               "(pip install -e '.[llm]') or use peft.method=lora"]) from None
+                               "(pip install -e '.[qlora]') or use peft.method=lora"]) from None
 
 
 def quantization_config(method: str, compute_dtype: torch.dtype = torch.bfloat16):
