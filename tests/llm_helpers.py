@@ -11,8 +11,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from toolkit.corpus import embedded_splits
 from toolkit.data.preprocess import KNOWN_TAGS, normalise
-from toolkit.data.synthetic import embedded_splits
 from toolkit.data.tokenizer_training import train_tokenizer
 from toolkit.models.factory import scratch_model
 
