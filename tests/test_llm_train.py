@@ -136,6 +136,8 @@ def test_sigkill_then_resume_restores_the_same_adapter(tmp_path, cache_dir, base
                         "adapter_model.safetensors"))
     assert expected.keys() == got.keys()
     assert max(float((expected[k] - got[k]).abs().max()) for k in expected) < 1e-6
+    other = run_train([*args, "peft.r=4", "--resume", "auto"])  # another adapter shape
+    assert other.returncode == 2 and "peft.r: 8 -> 4" in other.stderr
 
 
 def test_lora_under_deepspeed_zero3_consolidates_the_adapter(tmp_path, cache_dir, base):
