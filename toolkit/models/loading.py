@@ -29,7 +29,7 @@ from toolkit.models.adapters import (
     load_adapter_model,
     quantization_config,
 )
-from toolkit.models.factory import load_model, load_tokenizer
+from toolkit.models.factory import DTYPES, load_model, load_tokenizer
 from toolkit.models.families import Family, needs_bos, resolve_family
 from toolkit.models.prompts import PromptFormat
 
@@ -49,7 +49,8 @@ def build_model(cfg, tokenizer: PreTrainedTokenizerBase, family: Family | None =
                        gradient_checkpointing=m.gradient_checkpointing and p.method != "qlora",
                        dropout=m.dropout, dtype=m.torch_dtype,
                        attn_implementation=m.attn_implementation, frozen_base=adapters,
-                       quantization_config=quantization_config(p.method))
+                       quantization_config=quantization_config(
+                           p.method, DTYPES.get(m.torch_dtype, torch.bfloat16)))
     if adapters:
         model = apply_adapters(model, p, family.causal, m.gradient_checkpointing)
     return model
