@@ -23,8 +23,8 @@ SWEEP = CONFIG / "sweep"
 # Add a new config here: the test fails until it does, so every file is checked.
 EXPECTED_CONFIGS = [
     "base_config.yaml", "models/kobart_base.yaml", "models/kogpt2.yaml",
-    "models/mt5_small.yaml", "models/scratch_bart_small.yaml", "models/scratch_gpt2_tiny.yaml",
-    "models/scratch_t5_tiny.yaml", "models/t5_base.yaml",
+    "models/mt5_small.yaml", "models/qwen2_5_1_5b_lora.yaml", "models/scratch_bart_small.yaml",
+    "models/scratch_gpt2_tiny.yaml", "models/scratch_t5_tiny.yaml", "models/t5_base.yaml",
 ]
 EXPECTED_SWEEPS = ["kobart_sweep.yaml", "quick_cpu_sweep.yaml"]
 SEED_SWEEP = CONFIG / "sweep_config.yaml"  # the seed guide's name, a sweep file beside the configs

@@ -113,7 +113,7 @@ def prepare(cfg: Config, accelerator: Accelerator, model: torch.nn.Module,
                                weight_decay=t.weight_decay)
     else:
         optimizer = build_optimizer(model, t.learning_rate, t.weight_decay,
-                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon)
+                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon, t.optim)
     if ds_scheduler:
         fill_schedule(ds, t, max_steps, warmup)
         scheduler = DummyScheduler(optimizer, warmup_num_steps=warmup)
