@@ -19,12 +19,12 @@ from accelerate import Accelerator
 from transformers import GenerationConfig, PreTrainedTokenizerBase
 
 from toolkit.data.splits import DialogueSplit
-from toolkit.engine.state import TrainState
 from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate
 from toolkit.events import Event, EventBus
 from toolkit.models.loading import save_model_dir
 from toolkit.models.prompts import PromptFormat
+from toolkit.state import TrainState
 
 
 def export_model(accelerator: Accelerator, model: torch.nn.Module,

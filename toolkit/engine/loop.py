@@ -21,8 +21,8 @@ from accelerate import Accelerator
 from toolkit.data.collator import target_tokens
 from toolkit.engine import checkpoint
 from toolkit.engine.loss import token_loss_sum
-from toolkit.engine.state import TrainState
 from toolkit.events import Event, EventBus, RunContext
+from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
 

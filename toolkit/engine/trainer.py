@@ -29,10 +29,8 @@ from toolkit.engine import run_dir as runs
 from toolkit.engine.best_model import BestModelKeeper, export_model
 from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.preemption import PreemptionHandler
-from toolkit.engine.result import TrainingResult
 from toolkit.engine.resume import check_same_run, choose_run_dir, restore, resume_point
 from toolkit.engine.setup import build_accelerator, build_loader, fit_batch_size, prepare
-from toolkit.engine.state import TrainState
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gpus
@@ -44,6 +42,7 @@ from toolkit.models.families import resolve_family
 from toolkit.models.loading import build_model
 from toolkit.models.prompts import config_prompt_format, stop_token_ids
 from toolkit.models.tokenizer_cache import run_tokenizer
+from toolkit.state import TrainingResult, TrainState
 
 logger = logging.getLogger("toolkit")
 

@@ -48,7 +48,7 @@ def export(model_dir: str | Path, output: str | Path, merge: bool = False,
 
 
 def _run(args: argparse.Namespace) -> int:
-    from toolkit.engine.devices import setup_logging
+    from toolkit.console import setup_logging
 
     setup_logging(True, "info")
     export(args.model, args.output, args.merge, args.dtype)

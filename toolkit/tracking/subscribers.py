@@ -21,8 +21,7 @@ from toolkit.tracking.registry import ModelRegistry
 from toolkit.tracking.tracker import ExperimentTracker
 
 if TYPE_CHECKING:
-    from toolkit.engine.result import TrainingResult
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainingResult, TrainState
 
 # what the registry records about the model's size and adapter (toolkit.models.adapters)
 PARAMETER_KEYS = ("num_parameters", "trainable_parameters", "torch_dtype", "adapter")
