@@ -200,7 +200,7 @@ def test_config_manager_loads_and_merges_with_origins(layered: Path,
     ("training.per_device_train_batch_size=0",
      "training.per_device_train_batch_size must be >= 1; got 0"),
     ("model.dropout=1.5", "model.dropout must be <= 1.0; got 1.5"),
-    ("model.architecture=bert", "model.architecture must be one of bart, kobart, t5"),
+    ("model.preset=huge", "model.preset must be one of tiny, small, base; got 'huge'"),
     ("training=3", "`training` must be a mapping of keys, got int"),
     ("training.eval_strategy=steps", "set training.eval_steps=N"),
     ("callbacks=[{patience: 1}]", "needs a `name`"),
@@ -448,6 +448,7 @@ def test_the_alias_table_points_at_real_keys_and_hides_none() -> None:
     ("lr", "training.learning_rate"), ("batch_size", "training.per_device_train_batch_size"),
     ("epochs", "training.num_train_epochs"), ("learning_rate", "training.learning_rate"),
     ("encoder_max_len", "tokenizer.max_source_length"), ("fp16", "training.fp16"),
+    ("dropout", "model.dropout"),
 ])
 def test_sweep_names_know_the_aliases(name: str, dotted: str) -> None:
     assert loader.sweep_key(name) == dotted
@@ -455,7 +456,7 @@ def test_sweep_names_know_the_aliases(name: str, dotted: str) -> None:
 
 @pytest.mark.parametrize("name", ["generation_max_length", "data_path", "do_train"])
 def test_a_sweep_name_whose_value_needs_converting_is_refused(name: str) -> None:
-    with pytest.raises(ConfigError, match=f"sweep parameter `{name}` is not a config key"):
+    with pytest.raises(ConfigError, match=f"`{name}` is not a config key"):
         loader.sweep_key(name)
 
 
@@ -607,6 +608,7 @@ def test_config_import_converts_the_competition_baseline(tmp_path: Path,
                  "  training.save_total_limit -> checkpoint.save_total_limit",
                  "  training.early_stopping_patience -> callbacks",
                  "  training.report_to -> tracking.report_to",
+                 "  training.optim -> training.optim",
                  "  general.data_path -> data.train_path, data.validation_path, data.test_path",
                  "  tokenizer.bos_token: the tokenizer's own bos token is used",
                  "  inference.ckt_path: pass it as `toolkit predict --model DIR`"):
@@ -627,6 +629,7 @@ def test_config_import_converts_the_competition_baseline(tmp_path: Path,
     assert config["generation"]["no_repeat_ngram_size"] == 2
     assert config["general"]["seed"] == 42 and config["checkpoint"]["save_total_limit"] == 5
     assert config["tracking"]["report_to"] == ["wandb"]
+    assert config["training"]["optim"] == "adamw"
     assert config["wandb"]["entity"] == "wandb_repo"
     assert {"name": "early_stopping", "patience": 3} in config["callbacks"]
 
@@ -647,15 +650,17 @@ def test_config_import_drops_what_has_no_equivalent_and_writes_nothing_invalid(
     source = write(tmp_path / "old.yaml", "training:\n  lr_scheduler_type: polynomial\n"
                                           "  metric_for_best_model: eval_rouge1\n"
                                           "  save_strategy: 'no'\n  max_grad_norm: 0.5\n"
-                                          "general:\n  model_name: someone/bert-ko\n")
+                                          "  optim: sgd\n")
     output = tmp_path / "new.yaml"
     assert main(["config", "import", str(source), "--output", str(output)]) == 0
     report = capsys.readouterr().out
     assert "training.lr_scheduler_type: `polynomial` has no equivalent" in report
-    assert "general.model_name: cannot tell the model family" in report
+    assert "training.optim: `sgd` has no equivalent; training.optim takes adamw" in report
     assert "training.max_grad_norm -> training.max_grad_norm" in report
     config, _ = loader.resolve(output, environ={})
     assert config["training"]["metric_for_best_model"] == "rouge1_f1"
+    assert convert({"general": {"model_name": "org/exaone-ko"}}).config == {
+        "model": {"checkpoint": "org/exaone-ko"}}  # architecture auto reads the checkpoint
     by_loss = convert({"training": {"metric_for_best_model": "eval_loss"}}).config["training"]
     assert by_loss == {"metric_for_best_model": "loss", "greater_is_better": False}
     bad = write(tmp_path / "bad.yaml", "training:\n  learning_rate: -1\n")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.config.schema import DEFAULT_CALLBACKS, REPORT_TO
+from toolkit.config.schema import DEFAULT_CALLBACKS, OPTIMIZERS, REPORT_TO
 
 # (value, the old section it sits in) -> {toolkit dotted key: value}; raises ValueError for a
 # value that cannot be converted.
@@ -74,8 +74,7 @@ def _model_name(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
                                  ("t5", "t5"), ("kogpt2", "kogpt2"), ("gpt2", "gpt2")):
         if marker in name:
             return {"model.checkpoint": value, "model.architecture": architecture}
-    raise ValueError(f"cannot tell the model family of `{value}`; set model.architecture "
-                     f"and model.checkpoint by hand")
+    return {"model.checkpoint": value}  # model.architecture auto reads the checkpoint's config
 
 
 def _eval_switch(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,6 +125,19 @@ def _metric(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
     if name == "loss" and "greater_is_better" not in section:  # the Trainer's guess by name
         return {"training.metric_for_best_model": name, "training.greater_is_better": False}
     return {"training.metric_for_best_model": name}
+
+
+# The Trainer's optimizer names for the toolkit's (training.optim).
+TRAINER_OPTIMIZERS = {"adamw_torch": "adamw", "adamw_hf": "adamw", "adamw_torch_fused":
+                      "adamw_torch_fused", "adafactor": "adafactor", "adamw_bnb_8bit": "adamw_8bit",
+                      "adamw_8bit": "adamw_8bit"}
+
+
+def _optimizer(value: Any, section: Mapping[str, Any]) -> dict[str, Any]:
+    if value not in TRAINER_OPTIMIZERS:
+        raise ValueError(f"`{value}` has no equivalent; training.optim takes "
+                         f"{', '.join(OPTIMIZERS)}")
+    return {"training.optim": TRAINER_OPTIMIZERS[value]}
 
 
 def _choice(target: str, choices: tuple[str, ...]) -> Convert:
@@ -181,8 +193,7 @@ ALIASES: dict[str, Alias] = {
     "training.logging_strategy": Alias(None, "the toolkit logs every training.logging_steps"),
     "training.logging_steps": Alias("training.logging_steps", convert=_logging_steps),
     "training.overwrite_output_dir": Alias(None, "every run gets its own directory"),
-    "training.optim": Alias(None, "the toolkit's optimizer is torch AdamW (adam_beta1, "
-                            "adam_beta2, adam_epsilon, weight_decay)"),
+    "training.optim": Alias("training.optim", convert=_optimizer),
     "training.lr_scheduler_type": Alias("training.lr_scheduler_type", convert=_choice(
         "training.lr_scheduler_type", ("linear", "cosine", "constant"))),
     "training.early_stopping_patience": Alias("callbacks", "add {name: early_stopping, "
@@ -212,6 +223,7 @@ ALIASES: dict[str, Alias] = {
     "epochs": Alias("training.num_train_epochs"),
     "num_epochs": Alias("training.num_train_epochs"),
     "lr": Alias("training.learning_rate"),
+    "dropout": Alias("model.dropout"),  # W&B's sweep examples; peft.dropout is LoRA's
     # transformers' examples/pytorch/summarization/run_summarization.py
     "model_name_or_path": Alias("model.checkpoint"),
     "train_file": Alias("data.train_path"),

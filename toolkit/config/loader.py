@@ -170,22 +170,32 @@ def resolve(path: str | Path | None = None, overrides: list[str] | None = None,
 
 
 def sweep_key(name: str) -> str:
-    """A sweep parameter name as a dotted config key: dotted names as they are, the seed's
-    flat names (`learning_rate`), and the alias table's shorthands (`lr`, `batch_size`)."""
+    """A parameter name as a dotted config key: dotted names as they are, a key's own name
+    (`learning_rate`, the seed's flat sweep names), and the alias table's renames (`lr`,
+    `batch_size`, `epochs`). The one resolver for sweep parameters and flag-style arguments."""
     if "." in name:
         return name
     sections = flat_key_index().get(name, [])
     if len(sections) == 1:
         return f"{sections[0]}.{name}"
+    known = aliases.sweep_name(name)
+    if known is not None:  # the table also settles names two sections share (dropout)
+        return known
     if sections:
         options = ", ".join(f"{s}.{name}" for s in sections)
-        raise ConfigError([f"sweep parameter `{name}` is ambiguous; name one of {options}"])
-    known = aliases.sweep_name(name)
-    if known is not None:
-        return known
-    close = difflib.get_close_matches(name, list(flat_key_index()), n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else ""
-    raise ConfigError([f"sweep parameter `{name}` is not a config key{hint}"])
+        raise ConfigError([f"`{name}` is ambiguous; name one of {options}"])
+    names = [*flat_key_index(), *(n for n in aliases.ALIASES if aliases.sweep_name(n))]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean `{close[0]}`, i.e. {_dotted_or_options(close[0])}?)" if close else ""
+    raise ConfigError([f"`{name}` is not a config key{hint}; use a dotted key "
+                       f"(training.learning_rate) or a key's own name (learning_rate)"])
+
+
+def _dotted_or_options(name: str) -> str:
+    try:
+        return sweep_key(name)
+    except ConfigError:
+        return " or ".join(f"{s}.{name}" for s in flat_key_index().get(name, []))
 
 
 def merge_sweep_params(config: dict[str, Any], params: typing.Mapping[str, Any],

@@ -11,8 +11,8 @@ from accelerate.utils import broadcast_object_list
 
 from toolkit.engine import checkpoint
 from toolkit.engine import run_dir as runs
-from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError
+from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
 

@@ -1,4 +1,6 @@
-"""TrainState: everything about training progress that a checkpoint must carry to continue exactly."""
+"""A run's progress and outcome, shared by the engine that changes them and the subscribers that
+read them: TrainState (everything a checkpoint must carry to continue exactly) and
+TrainingResult (what `trainer.train()` returns and `on_train_end` receives)."""
 
 from __future__ import annotations
 
@@ -40,3 +42,18 @@ class TrainState:
         data = json.loads(path.read_text(encoding="utf-8"))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainingResult:
+    best_metrics: dict[str, float]  # eval metrics at the best evaluation, keys without prefix
+    final_metrics: dict[str, float]  # last eval metrics (or last train metrics) without prefix
+    model_path: str  # best/ (a save_pretrained directory)
+    final_model_path: str  # final/ (last weights)
+    run_dir: str
+    status: str = "completed"  # completed | interrupted
+    global_step: int = 0
+    best_step: int | None = None
+    train_loss: float | None = None  # mean loss of the last logging window
+    experiment_id: str | None = None  # filled by the tracker subscriber
+    model_id: str | None = None  # filled by the registry subscriber
