@@ -321,8 +321,9 @@ class DialogueSummarizationTrainer:
         return result
 
     def _model_info(self) -> dict[str, Any]:
-        return model_info(self.model, self.cfg.model, self.cfg.peft,
-                          self.model_family.architecture)
+        return {**model_info(self.model, self.cfg.model, self.cfg.peft,
+                             self.model_family.architecture),
+                "precision": self.accelerator.mixed_precision}
 
 
 def create_trainer(config: str | Path | dict[str, Any], sweep_mode: bool = False,
