@@ -57,3 +57,17 @@ class TrainingResult:
     train_loss: float | None = None  # mean loss of the last logging window
     experiment_id: str | None = None  # filled by the tracker subscriber
     model_id: str | None = None  # filled by the registry subscriber
+
+    @classmethod
+    def from_state(cls, state: TrainState, run_dir: Path, status: str) -> TrainingResult:
+        """The result of a run that ended in `state`: best/ when an evaluation chose one."""
+        def section(prefix: str) -> dict[str, float]:
+            return {k.removeprefix(prefix): v for k, v in state.last_metrics.items()
+                    if k.startswith(prefix)}
+
+        final = section("eval/") or section("train/")
+        best_dir = run_dir / "best" if (run_dir / "best").is_dir() else run_dir / "final"
+        return cls(best_metrics=section("best/") or dict(final), final_metrics=final,
+                   model_path=str(best_dir), final_model_path=str(run_dir / "final"),
+                   run_dir=str(run_dir), status=status, global_step=state.global_step,
+                   best_step=state.best_step, train_loss=state.last_metrics.get("train/loss"))

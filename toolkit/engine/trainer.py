@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ from toolkit.config.schema import Config
 from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import find_tags
 from toolkit.data.readers import Columns
-from toolkit.data.splits import EMBEDDED, DialogueSplit, load_split
-from toolkit.engine import run_dir as runs
+from toolkit.data.splits import DialogueSplit, describe_splits, load_split
 from toolkit.engine.best_model import BestModelKeeper, export_model
 from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.preemption import PreemptionHandler
-from toolkit.engine.resume import check_same_run, choose_run_dir, restore, resume_point
+from toolkit.engine.resume import restore, start_run
 from toolkit.engine.setup import build_accelerator, build_loader, fit_batch_size, prepare
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.evaluation.csv_output import write_csv
@@ -252,17 +250,8 @@ class DialogueSummarizationTrainer:
         if "train" not in datasets:
             raise ToolkitError("train() needs datasets['train']; call trainer.prepare_data()")
         acc, cfg, t = self.accelerator, self.cfg, self.cfg.training
-        resume_from = resume_point(resume_from_checkpoint or cfg.checkpoint.resume,
-                                   cfg.general.output_dir, cfg.meta.experiment_name)
-        run_dir = self.run_dir = choose_run_dir(acc, resume_from, cfg.general.output_dir,
-                                                cfg.meta.experiment_name)
-        world_note = check_same_run(run_dir, self.config, acc.num_processes) \
-            if resume_from else None
-        digest = loader.config_hash(self.config)
-        if acc.is_main_process:
-            runs.write_run_files(run_dir, self.config, acc.num_processes)
-        acc.wait_for_everyone()
-
+        start = start_run(acc, cfg, resume_from_checkpoint)
+        run_dir = self.run_dir = start.run_dir
         train, validation = datasets["train"], datasets.get("validation")
         if t.auto_find_batch_size and acc.device.type != "cpu":
             fit_batch_size(t, acc, self.model, train, self.tokenizer.pad_token_id)
@@ -272,22 +261,18 @@ class DialogueSummarizationTrainer:
         loader_ = build_loader(cfg, acc, train, self.tokenizer.pad_token_id)
         batches_per_epoch = len(loader_.batch_sampler)
         prepared = prepare(cfg, acc, self.model, batches_per_epoch)
-        state = TrainState(max_steps=prepared.max_steps, config_hash=digest,
+        state = TrainState(max_steps=prepared.max_steps, config_hash=start.config_hash,
                            world_size=acc.num_processes,
                            global_batch_size=t.per_device_train_batch_size * acc.num_processes
                            * t.gradient_accumulation_steps)
-        if resume_from is not None:
-            state = restore(acc, resume_from, state, world_note)
-        if acc.is_main_process:
-            for stale in (run_dir / "checkpoints").glob(".tmp-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-
+        if start.resume_from is not None:
+            state = restore(acc, start.resume_from, state, start.world_note)
         bus = self._bus()
         run = RunContext(run_dir=run_dir, experiment_name=cfg.meta.experiment_name,
-                         config=loader.redact(self.config), config_hash=digest,
+                         config=loader.redact(self.config), config_hash=start.config_hash,
                          is_main_process=acc.is_main_process, process_index=acc.process_index,
-                         num_processes=acc.num_processes, resumed=resume_from is not None,
-                         model_info=self._model_info(), dataset_info=dataset_info(datasets),
+                         num_processes=acc.num_processes, resumed=start.resume_from is not None,
+                         model_info=self._model_info(), dataset_info=describe_splits(datasets),
                          control=bus.control)
         eval_on = t.eval_strategy != "no" and validation is not None
         keeper = BestModelKeeper(
@@ -325,42 +310,20 @@ class DialogueSummarizationTrainer:
         run_dir = run.run_dir
         export_model(self.accelerator, model, self.tokenizer, self.generation_config(),
                      run_dir / "final", self.prompt)
-        best_dir = run_dir / "best" if (run_dir / "best").is_dir() else run_dir / "final"
-        best = {k.removeprefix("best/"): v for k, v in state.last_metrics.items()
-                if k.startswith("best/")}
-        final = {k.removeprefix("eval/"): v for k, v in state.last_metrics.items()
-                 if k.startswith("eval/")}
-        if not final:
-            final = {k.removeprefix("train/"): v for k, v in state.last_metrics.items()
-                     if k.startswith("train/")}
-        result = TrainingResult(
-            best_metrics=best or dict(final), final_metrics=final, model_path=str(best_dir),
-            final_model_path=str(run_dir / "final"), run_dir=str(run_dir), status=status,
-            global_step=state.global_step, best_step=state.best_step,
-            train_loss=state.last_metrics.get("train/loss"))
+        result = TrainingResult.from_state(state, run_dir, status)
         bus.emit(Event.TRAIN_END, state, result=result)
         result.experiment_id = run.shared.get("experiment_id")
         result.model_id = run.shared.get("model_id")
         if self.accelerator.is_main_process:
             logger.info("%s: %s at step %d; best %s = %s; model: %s", run_dir.name, status,
                         state.global_step, self.best_metric,
-                        result.best_metrics.get(self.best_metric), best_dir)
+                        result.best_metrics.get(self.best_metric), result.model_path)
         return result
 
     def _model_info(self) -> dict[str, Any]:
-        return model_info(self.model, self.cfg.model, self.cfg.peft,
-                          self.model_family.architecture)
-
-
-def dataset_info(datasets: dict[str, DialogueSplit]) -> dict[str, Any]:
-    """Sizes, sources and dropped rows of each split, as the tracker records them."""
-    info: dict[str, Any] = {}
-    for name, split in datasets.items():
-        short = {"train": "train", "validation": "val", "test": "test"}[name]
-        info[f"{short}_size"] = len(split)
-        info[f"{short}_source"] = split.source if split.source != EMBEDDED else EMBEDDED
-        info[f"{short}_dropped"] = split.dropped
-    return info
+        return {**model_info(self.model, self.cfg.model, self.cfg.peft,
+                             self.model_family.architecture),
+                "precision": self.accelerator.mixed_precision}
 
 
 def create_trainer(config: str | Path | dict[str, Any], sweep_mode: bool = False,
