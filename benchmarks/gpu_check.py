@@ -61,6 +61,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.flops import bf16_peak, mfu, train_flops  # noqa: E402
 from benchmarks.run import (  # noqa: E402
+    LORA_LABELS,
     ContenderFailed,
     contender,
     environment,
@@ -108,8 +109,8 @@ GPU = Sizes(vocab_size=30000, max_source_length=512, max_target_length=128, trai
             max_new_tokens=64, precision_preset="small", precision_steps=30,
             distributed_steps=20, eval_samples=32, lora_size="0.5b", lora_vocab=32000,
             lora_batch=8, lora_steps=20,
-            budgets={"train": 100, "predict": 50, "precision": 80, "distributed": 100,
-                     "lora": 100, "ddp": 60})
+            budgets={"train": 100, "predict": 50, "precision": 80, "distributed": 90,
+                     "lora": 110, "ddp": 60})
 DRY = Sizes(vocab_size=400, max_source_length=96, max_target_length=32, train_limit=96,
             heldout=8, train_preset="tiny", train_batch=4, train_accumulation=2, train_steps=3,
             skip_steps=1, predict_n=4, predict_batch=4, num_beams=2, max_new_tokens=8,
@@ -189,6 +190,13 @@ def seconds_left(deadline: float) -> float:
     return max(1.0, deadline - time.time())
 
 
+def out_of_time(deadline: float) -> str | None:
+    """Why a contender is not started: too little of its part's budget is left."""
+    if deadline - time.time() < STOP_MARGIN_S + 5:
+        return "the part's time budget is spent"
+    return None
+
+
 # ------------------------------------------------------------------------------------ train
 def model_config(spec: Spec, vocab: int):
     """The BartConfig of the spec's preset (for counting FLOPs), without building weights."""
@@ -214,6 +222,9 @@ def part_train(ctx: Context, deadline: float) -> Outcome:
     results: dict[str, dict] = {}
     for name, label in (("ours", "toolkit loop"), ("trainer_grouped",
                                                    "Seq2SeqTrainer (group_by_length)")):
+        if out_of_time(deadline):
+            out.rows.append([f"{label}  skipped: {out_of_time(deadline)}"])
+            continue
         try:
             if name == "ours":
                 result, run_dir = run_ours(spec, 1, steps, "train_ours",
@@ -280,6 +291,9 @@ def part_predict(ctx: Context, deadline: float) -> Outcome:
     results = {}
     for name, label in (("predict_ours", "toolkit predict"),
                         ("predict_trainer", "Seq2SeqTrainer.predict")):
+        if out_of_time(deadline):
+            out.rows.append([f"{label}  skipped: {out_of_time(deadline)}"])
+            continue
         try:
             results[name] = with_rates(contender(
                 spec, name, spec.path / "logs" / f"{name}.log", str(ctx.trained_model),
@@ -316,10 +330,11 @@ def precision_variants(cuda: bool) -> list[tuple[str, dict, str | None]]:
         ("fp32", {"mixed_precision": "no"}, None),
         ("bf16 autocast", {"mixed_precision": "bf16"}, gpu_only),
         ("fp16 + grad scaler", {"mixed_precision": "fp16"}, gpu_only),
+        (f"{'bf16' if cuda else 'fp32'}, AdamW unfused",
+         {"mixed_precision": "bf16" if cuda else "no", "optim": "adamw"},
+         None if optim else "the toolkit has no training.optim key yet (issue 11)"),
         ("bf16 + torch.compile", {"mixed_precision": "bf16", "torch_compile": True},
          gpu_only and "needs CUDA (inductor on a CPU compiles for minutes)"),
-        ("fp32, AdamW unfused", {"mixed_precision": "no", "optim": "adamw"},
-         None if optim else "the toolkit has no training.optim key yet (issue 11)"),
     ]
 
 
@@ -333,6 +348,7 @@ def part_precision(ctx: Context, deadline: float) -> Outcome:
     baseline = None
     failed = []
     for index, (label, overrides, reason) in enumerate(precision_variants(ctx.cuda)):
+        reason = reason or out_of_time(deadline)
         if reason:
             out.rows.append([f"{label}  skipped: {reason}"])
             continue
@@ -408,6 +424,7 @@ def part_distributed(ctx: Context, deadline: float) -> Outcome:
                            "best/ without DeepSpeed"])
     for index, (label, config, reason) in enumerate(distributed_setups(ctx.cuda)):
         key = config.removesuffix(".yaml").removeprefix("deepspeed_")
+        reason = reason or out_of_time(deadline)
         if reason:
             out.rows.append([f"{label}  skipped: {reason}"])
             out.figures[key] = "skipped"
@@ -452,11 +469,12 @@ def part_lora(ctx: Context, deadline: float) -> Outcome:
     spec = ctx.spec(deadline)
     out = Outcome(headers=["contender", "steps", "samples/s", "tgt tok/s", "peak MB",
                            "trainable", "heldout", "ours/SFT"])
+    out.notes.append("full fine-tuning: the toolkit without PEFT on the same model, for the "
+                     "memory LoRA saves")
     results: dict[str, dict] = {}
-    for name in ("lora_ours", "lora_sft", "qlora_ours", "qlora_sft"):
-        label = {"lora_ours": "toolkit LoRA", "lora_sft": "TRL SFTTrainer LoRA",
-                 "qlora_ours": "toolkit QLoRA", "qlora_sft": "TRL SFTTrainer QLoRA"}[name]
-        why = lora.unsupported(name.split("_")[0])
+    for name in ("lora_ours", "lora_sft", "qlora_ours", "qlora_sft", "full_ours"):
+        label = LORA_LABELS[name]
+        why = lora.unsupported(name.split("_")[0]) or out_of_time(deadline)
         if why:
             out.rows.append([f"{label}  skipped: {why}"])
             continue
