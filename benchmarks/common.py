@@ -185,11 +185,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def label_tokens(labels: torch.Tensor) -> int:
-    """Target tokens of a batch: labels that carry loss."""
-    return int((labels != -100).sum())
-
-
 @torch.inference_mode()
 def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int = 32,
                  causal: bool = False) -> float:
@@ -211,13 +206,6 @@ def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int 
         tokens += count
     model.train(was_training)
     return total / max(tokens, 1)
-
-
-def peak_memory_mb() -> float:
-    """Peak CUDA memory allocated by this process when it used CUDA, else its peak RSS."""
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return peak_rss_mb()
 
 
 def synchronize() -> None:
@@ -247,11 +235,6 @@ def ours_steps(spec: Spec, features) -> list[list[tuple[int, int]]]:
                 break
         epoch += 1
     return steps
-
-
-def ours_target_tokens(spec: Spec, features) -> int:
-    """Target tokens the toolkit loop trains on in `spec.steps` steps, from its own sampler."""
-    return sum(t for step in ours_steps(spec, features) for _, t in step)
 
 
 # --------------------------------------------------------------------------------- report

@@ -26,12 +26,12 @@ from benchmarks.common import (  # noqa: E402
     heldout_loss,
     load_features,
     load_rows,
-    peak_memory_mb,
     peak_rss_mb,
     scratch_model,
     synchronize,
     tokenizer_dir,
 )
+from toolkit.events.performance import peak_memory_mb  # noqa: E402
 
 
 class CountingCollator:

@@ -136,6 +136,9 @@ def prepare(spec: LoraSpec) -> None:
         dtype = torch.bfloat16 if spec.precision == "bf16" else torch.float32
         model.to(dtype).save_pretrained(spec.model_dir)
         tokenizer.save_pretrained(spec.model_dir)
+        del model
+        if device == "cuda":  # the contenders, not this process, should hold the GPU's memory
+            torch.cuda.empty_cache()
     if not spec.heldout_dir.is_dir():
         tokenizer = load_tokenizer(str(spec.model_dir))
         rows = load_rows(rows_spec, "validation", spec.heldout)

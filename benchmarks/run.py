@@ -411,7 +411,6 @@ def main(argv: list[str] | None = None) -> int:
                 log = spec.path / "logs" / f"round{index}-{name}.log"
                 results[name] = contender(spec, name, log)
             print(f"round {index} {describe(name, with_rates(results[name]))}", flush=True)
-        results["ours"].pop("pairs", None)
         for name in rotated(list(PREDICT_CONTENDERS), index):
             results[name] = with_rates(contender(
                 spec, name, spec.path / "logs" / f"round{index}-{name}.log", predict_model))

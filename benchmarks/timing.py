@@ -15,9 +15,10 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.common import peak_memory_mb, peak_rss_mb, synchronize
+from benchmarks.common import peak_rss_mb, synchronize
 from toolkit.engine.state import TrainState
 from toolkit.events import Callback, RunContext, StopTraining
+from toolkit.events.performance import peak_memory_mb
 
 
 class LoopTimer(Callback):

@@ -77,6 +77,51 @@ def test_tables_and_the_last_line():
     assert line == ("gpu ratio train_vs_trainer=1.31 predict_vs_trainer=n/a mfu=0.412 zero3=ok")
 
 
+def test_benchmark_report_helpers(tmp_path):
+    from benchmarks import common, contenders, run
+
+    line = common.ratio_line(1.234, 0.9, 2)
+    assert line == ("ratio train_vs_trainer=1.23 train_vs_trainer_grouped=0.90 "
+                    "predict_vs_trainer=2.00 lora_vs_sft_trainer=n/a")
+    assert common.ratio_line(1, 1, 1, 1.256).endswith(" lora_vs_sft_trainer=1.26")
+    assert common.median([3.0, 1.0, float("nan"), 2.0]) == 2.0
+    spec = common.Spec(work=str(tmp_path), steps=7, device="cuda", precision="bf16")
+    assert common.Spec.load(spec.save()) == spec
+    assert common.resolve_data("embedded") == common.EMBEDDED
+    assert common.resolve_data(str(tmp_path)) == common.EMBEDDED  # no DialogSum files there
+    train = {"samples_per_s": 2.0, "target_tokens_per_s": 50.0, "train_loss": 3.0,
+             "heldout_loss": 3.1, "peak_rss_mb": 900.0}
+    table = common.train_table({"ours": train, "trainer": {**train, "token_ratio": 1.5}})
+    assert "Seq2SeqTrainer (defaults)" in table and "1.50" in table
+    assert run.make_parser().parse_args(["--quick"]).quick
+    collator = contenders.CountingCollator(lambda rows: {
+        "labels": torch.tensor(rows), "attention_mask": torch.tensor([[1, 1, 0], [1, 1, 1]])})
+    assert collator([[1, -100, -100], [2, 3, 4]])["labels"].shape == (2, 3)
+    assert collator.batches == [[(2, 1), (3, 3)]] and collator.tokens == [4]
+    causal = contenders.CountingCollator(collator.collate, causal=True)
+    causal([[1, -100, -100], [2, 3, 4]])
+    assert causal.batches == [[(2, 0), (3, 2)]]  # position 0 predicts nothing
+
+
+def test_ours_steps_follow_the_loops_sampler_and_accumulation(tmp_path):
+    import datasets
+
+    from benchmarks.common import Spec, ours_steps
+
+    features = datasets.Dataset.from_dict({
+        "input_ids": [[1] * n for n in range(3, 13)], "labels": [[2] * (n % 4 + 1)
+                                                                for n in range(10)],
+        "length": list(range(3, 13))})
+    spec = Spec(work=str(tmp_path), steps=4, batch_size=2, accumulation=2)
+    steps = ours_steps(spec, features)
+    assert len(steps) == 4
+    # 5 micro-batches an epoch: windows of 2, 2 and a last one of 1, then the next epoch
+    assert [len(step) for step in steps] == [4, 4, 2, 4]
+    for step in steps:
+        for source, target in step:
+            assert target == (source - 3) % 4 + 1
+
+
 def test_an_unknown_part_is_refused():
     result = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--parts",
                              "train,warp"], cwd=ROOT, env=environment(), capture_output=True,
