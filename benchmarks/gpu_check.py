@@ -471,8 +471,6 @@ def part_lora(ctx: Context, deadline: float) -> Outcome:
     spec = ctx.spec(deadline)
     out = Outcome(headers=["contender", "steps", "samples/s", "tgt tok/s", "peak MB",
                            "trainable", "heldout", "ours/SFT"])
-    out.notes.append("full fine-tuning: the toolkit without PEFT on the same model, for the "
-                     "memory LoRA saves")
     results: dict[str, dict] = {}
     for name in ("lora_ours", "lora_sft", "qlora_ours", "qlora_sft", "full_ours"):
         label = LORA_LABELS[name]
@@ -501,7 +499,8 @@ def part_lora(ctx: Context, deadline: float) -> Outcome:
     out.notes.append(f"Llama-style `{lspec.size}` (hidden {hidden}, {layers} layers, ffn {ffn}, "
                      f"{heads} heads / {kv} kv), LoRA r={lspec.r} alpha={lspec.alpha:g} on "
                      f"{', '.join(lora.TARGET_MODULES)}; micro-batch {lspec.batch_size}, "
-                     f"{lspec.steps} steps, {'bf16' if lspec.precision == 'bf16' else 'fp32'}")
+                     f"{lspec.steps} steps, {'bf16' if lspec.precision == 'bf16' else 'fp32'}; "
+                     f"full fine-tuning: the toolkit without PEFT, for the memory LoRA saves")
     return out
 
 

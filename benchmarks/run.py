@@ -66,6 +66,8 @@ def environment(spec: Spec, toolkit_root: Path = ROOT) -> dict[str, str]:
                WANDB_MODE="disabled", HF_HUB_OFFLINE="1", TRANSFORMERS_NO_ADVISORY_WARNINGS="1")
     if spec.threads:
         env.update(OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads))
+    if spec.device == "cpu":  # every contender on the CPU, also on a machine with a GPU
+        env["CUDA_VISIBLE_DEVICES"] = ""
     return env
 
 
