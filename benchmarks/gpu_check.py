@@ -190,6 +190,17 @@ def seconds_left(deadline: float) -> float:
     return max(1.0, deadline - time.time())
 
 
+def fair_share(spec, deadline: float, left: int):
+    """`spec` (a Spec or LoraSpec, saved again) whose contender stops after its step once its
+    share of the part's remaining time, less the margin for its final save, is spent: a slow
+    first contender cannot leave nothing for the next."""
+    now = time.time()
+    spec = dataclasses.replace(spec, deadline=now + max(
+        5.0, (deadline - now) / max(1, left) - STOP_MARGIN_S))
+    spec.save()
+    return spec
+
+
 def out_of_time(deadline: float) -> str | None:
     """Why a contender is not started: too little of its part's budget is left."""
     if deadline - time.time() < STOP_MARGIN_S + 5:
@@ -220,19 +231,20 @@ def part_train(ctx: Context, deadline: float) -> Outcome:
     out = Outcome(headers=["contender", "steps", "tgt tok/s", "samples/s", "peak MB",
                            "train loss", "heldout", "TFLOP/s", "MFU", "ours/peer"])
     results: dict[str, dict] = {}
-    for name, label in (("ours", "toolkit loop"), ("trainer_grouped",
-                                                   "Seq2SeqTrainer (group_by_length)")):
+    for left, (name, label) in ((2, ("ours", "toolkit loop")),
+                                (1, ("trainer_grouped", "Seq2SeqTrainer (group_by_length)"))):
         if out_of_time(deadline):
             out.rows.append([f"{label}  skipped: {out_of_time(deadline)}"])
             continue
+        mine = fair_share(spec, deadline, left)
         try:
             if name == "ours":
-                result, run_dir = run_ours(spec, 1, steps, "train_ours",
+                result, run_dir = run_ours(mine, 1, steps, "train_ours",
                                            timeout=seconds_left(deadline))
                 ctx.trained_model = run_dir / "final"
                 result["run_dir"] = str(run_dir)
             else:
-                result = contender(spec, name, spec.path / "logs" / "train-trainer.log",
+                result = contender(mine, name, spec.path / "logs" / "train-trainer.log",
                                    timeout=seconds_left(deadline))
         except ContenderFailed as error:
             out.rows.append([f"{label}  failed: {failure(error)}"])
@@ -349,13 +361,16 @@ def part_precision(ctx: Context, deadline: float) -> Outcome:
                            "vs fp32", "agrees"])
     baseline = None
     failed = []
-    for index, (label, overrides, reason) in enumerate(precision_variants(ctx.cuda)):
+    variants = precision_variants(ctx.cuda)
+    for index, (label, overrides, reason) in enumerate(variants):
         reason = reason or out_of_time(deadline)
         if reason:
             out.rows.append([f"{label}  skipped: {reason}"])
             continue
+        left = sum(1 for *_, why in variants[index:] if why is None)
         try:
-            result, _ = run_ours(spec, 1, steps, f"precision{index}", training=overrides,
+            result, _ = run_ours(fair_share(spec, deadline, left), 1, steps,
+                                 f"precision{index}", training=overrides,
                                  timeout=seconds_left(deadline))
         except ContenderFailed as error:
             out.rows.append([f"{label}  failed: {failure(error)}"])
@@ -424,17 +439,20 @@ def part_distributed(ctx: Context, deadline: float) -> Outcome:
                   "max_new_tokens": min(32, s.max_new_tokens)}
     out = Outcome(headers=["setup", "steps", "samples/s", "peak MB", "eval ROUGE-L",
                            "best/ without DeepSpeed"])
-    for index, (label, config, reason) in enumerate(distributed_setups(ctx.cuda)):
+    setups = distributed_setups(ctx.cuda)
+    for index, (label, config, reason) in enumerate(setups):
         key = config.removesuffix(".yaml").removeprefix("deepspeed_")
         reason = reason or out_of_time(deadline)
         if reason:
             out.rows.append([f"{label}  skipped: {reason}"])
             out.figures[key] = "skipped"
             continue
+        left = sum(1 for *_, why in setups[index:] if why is None)
         launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
                     str(ROOT / "accelerate_configs" / config), "--num_processes", "1"]
         try:
-            result, run_dir = run_ours(spec, 1, steps, f"dist{index}", launcher=launcher,
+            result, run_dir = run_ours(fair_share(spec, deadline, left), 1, steps,
+                                       f"dist{index}", launcher=launcher,
                                        timeout=seconds_left(deadline), evaluation=evaluation)
         except ContenderFailed as error:
             out.rows.append([f"{label}  failed: {failure(error)}"])
@@ -472,15 +490,17 @@ def part_lora(ctx: Context, deadline: float) -> Outcome:
     out = Outcome(headers=["contender", "steps", "samples/s", "tgt tok/s", "peak MB",
                            "trainable", "heldout", "ours/SFT"])
     results: dict[str, dict] = {}
-    for name in ("lora_ours", "lora_sft", "qlora_ours", "qlora_sft", "full_ours"):
+    names = ["lora_ours", "lora_sft", "qlora_ours", "qlora_sft", "full_ours"]
+    for index, name in enumerate(names):
         label = LORA_LABELS[name]
         why = lora.unsupported(name.split("_")[0]) or out_of_time(deadline)
         if why:
             out.rows.append([f"{label}  skipped: {why}"])
             continue
+        left = sum(1 for other in names[index:] if not lora.unsupported(other.split("_")[0]))
         try:
-            results[name] = with_rates(run_lora(spec, lspec, name, 1,
-                                                timeout=seconds_left(deadline)))
+            results[name] = with_rates(run_lora(spec, fair_share(lspec, deadline, left), name,
+                                                1, timeout=seconds_left(deadline)))
         except ContenderFailed as error:
             out.rows.append([f"{label}  failed: {failure(error)}"])
             continue
