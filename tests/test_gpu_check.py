@@ -122,6 +122,14 @@ def test_ours_steps_follow_the_loops_sampler_and_accumulation(tmp_path):
             assert target == (source - 3) % 4 + 1
 
 
+def test_the_gpu_parts_fit_in_eight_minutes():
+    from benchmarks.gpu_check import DRY, GPU, PARTS
+
+    assert set(GPU.budgets) == set(DRY.budgets) == set(PARTS)
+    one_gpu = sum(seconds for part, seconds in GPU.budgets.items() if part != "ddp")
+    assert one_gpu + 40 <= 8 * 60  # 40 s: tokenizer and features before the first part
+
+
 def test_an_unknown_part_is_refused():
     result = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--parts",
                              "train,warp"], cwd=ROOT, env=environment(), capture_output=True,
