@@ -192,7 +192,7 @@ def test_a_user_callback_sees_every_event(bart: Run) -> None:
     assert bart.events.counts == {
         "on_train_begin": 1, "on_epoch_begin": 2, "on_step_end": MAX_STEPS,
         "on_log": MAX_STEPS, "on_evaluate": MAX_STEPS // EVAL_STEPS, "on_epoch_end": 1,
-        "on_save": 1, "on_train_end": 1}
+        "on_save": 2, "on_train_end": 1}  # the epoch's end, and the last step (mid-epoch)
 
 
 def test_evaluate_with_a_prefix_and_generate_predictions(bart: Run) -> None:
@@ -204,10 +204,35 @@ def test_evaluate_with_a_prefix_and_generate_predictions(bart: Run) -> None:
     predictions = bart.trainer.generate_predictions(validation, max_samples=3)
     assert len(predictions) == 3
     for prediction, row in zip(predictions, validation.rows):
-        assert set(prediction) == {"input", "prediction", "reference"}
+        assert set(prediction) == {"fname", "input", "prediction", "reference"}
+        assert prediction["fname"] == row["id"]
         assert prediction["input"] == row["dialogue"]
         assert prediction["reference"] == row["references"][0]
         assert isinstance(prediction["prediction"], str)
+
+
+def test_predict_from_python_writes_the_submission_of_an_unlabeled_file(bart: Run,
+                                                                         tmp_path: Path) -> None:
+    rows = bart.datasets["validation"].rows[:4]
+    unlabeled = tmp_path / "test.csv"
+    with unlabeled.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["fname", "dialogue"])
+        writer.writerows([row["id"], row["dialogue"]] for row in rows)
+    submission = tmp_path / "out" / "submission.csv"
+    predicted = bart.trainer.predict(unlabeled, output=submission)
+    assert [p["fname"] for p in predicted] == [row["id"] for row in rows]
+    with submission.open(encoding="utf-8", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert written == predicted
+    from_split = bart.trainer.generate_predictions(bart.datasets["validation"], max_samples=4)
+    assert [p["summary"] for p in predicted] == [p["prediction"] for p in from_split]
+
+
+def test_the_trainer_names_its_run_and_model_directories(bart: Run) -> None:
+    assert bart.trainer.output_dir == bart.dir
+    assert (bart.trainer.output_dir / "checkpoints").is_dir()
+    assert bart.trainer.model_save_dir == bart.dir / "best" == Path(bart.result.model_path)
 
 
 def test_the_seeds_example_3_edits_the_loaded_dict(tmp_path: Path, cache_dir: Path) -> None:
