@@ -11,6 +11,7 @@ import json
 import math
 import resource
 import statistics
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -206,6 +207,16 @@ def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int 
         tokens += count
     model.train(was_training)
     return total / max(tokens, 1)
+
+
+MIN_TIMED_STEPS = 3  # a deadline never stops a contender before it has timed this many
+
+
+def past_deadline(deadline: float | None, step: int, skip_steps: int) -> bool:
+    """Whether a contender should stop after optimizer step `step`: its deadline has passed
+    and it has timed at least MIN_TIMED_STEPS steps (its part's hard limit still kills it)."""
+    return (deadline is not None and time.time() > deadline
+            and step >= skip_steps + MIN_TIMED_STEPS)
 
 
 def synchronize() -> None:

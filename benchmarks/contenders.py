@@ -26,6 +26,7 @@ from benchmarks.common import (  # noqa: E402
     heldout_loss,
     load_features,
     load_rows,
+    past_deadline,
     peak_rss_mb,
     scratch_model,
     synchronize,
@@ -90,7 +91,7 @@ def trainer_timer(spec: Spec):
                 return
             if not self.started and state.global_step == spec.skip_steps:
                 self._start()
-            late = spec.deadline is not None and time.time() > spec.deadline
+            late = past_deadline(spec.deadline, state.global_step, spec.skip_steps)
             if state.global_step == state.max_steps or late:
                 synchronize()
                 self.done = True

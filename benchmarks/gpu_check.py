@@ -71,7 +71,7 @@ from benchmarks.run import (  # noqa: E402
 )
 
 PRECISION_TOLERANCE = 0.02  # relative difference of the held-out loss from fp32's
-STOP_MARGIN_S = 20.0  # a part's contenders stop this long before its end (final save, eval)
+STOP_MARGIN_S = 20.0  # a contender stops this long before its share ends (final save, eval)
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ GPU = Sizes(vocab_size=30000, max_source_length=512, max_target_length=128, trai
             max_new_tokens=64, precision_preset="small", precision_steps=30,
             distributed_steps=20, eval_samples=32, lora_size="0.5b", lora_vocab=32000,
             lora_batch=8, lora_steps=20,
-            budgets={"train": 100, "predict": 50, "precision": 80, "distributed": 90,
-                     "lora": 110, "ddp": 60})
+            budgets={"train": 100, "predict": 45, "precision": 75, "distributed": 90,
+                     "lora": 120, "ddp": 60})
 DRY = Sizes(vocab_size=400, max_source_length=96, max_target_length=32, train_limit=96,
             heldout=8, train_preset="tiny", train_batch=4, train_accumulation=2, train_steps=3,
             skip_steps=1, predict_n=4, predict_batch=4, num_beams=2, max_new_tokens=8,

@@ -3,10 +3,11 @@
 Loaded into `toolkit/train.py` as ``benchmarks.timing:LoopTimer``. The clock starts after
 optimizer step ``skip_steps`` (0: at TRAIN_BEGIN, after setup: tokenization, model build,
 optimizer) and stops at the last step, or at the first step ending after ``deadline``
-(time.time()), which also stops the run. Queued CUDA work is waited for at both ends. It
-appends ``bench/loop_seconds``, ``bench/loop_cpu_seconds``, ``bench/steps`` and
-``bench/samples`` (timed), ``bench/first_step``, ``bench/peak_memory_mb`` to the run's
-metrics.jsonl; at the end, ``bench/heldout_loss`` of final/ on `heldout` (saved features).
+(time.time()) once a few steps are timed (``past_deadline``), which also stops the run.
+Queued CUDA work is waited for at both ends. It appends ``bench/loop_seconds``,
+``bench/loop_cpu_seconds``, ``bench/steps`` and ``bench/samples`` (timed),
+``bench/first_step``, ``bench/peak_memory_mb`` to the run's metrics.jsonl; at the end,
+``bench/heldout_loss`` of final/ on `heldout` (saved features).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.common import peak_rss_mb, synchronize
+from benchmarks.common import past_deadline, peak_rss_mb, synchronize
 from toolkit.engine.state import TrainState
 from toolkit.events import Callback, RunContext, StopTraining
 from toolkit.events.performance import peak_memory_mb
@@ -58,7 +59,7 @@ class LoopTimer(Callback):
             return
         if not self.started and state.global_step == self.skip_steps:
             self._start(state)
-        late = self.deadline is not None and time.time() > self.deadline
+        late = past_deadline(self.deadline, state.global_step, self.skip_steps)
         if state.global_step < state.max_steps and not late:
             return
         synchronize()

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,16 @@ def test_bf16_peak_is_read_from_the_device_name(name, expected):
 def test_mfu_is_work_over_time_over_peak():
     assert mfu(4e14, 2.0, 1e15) == pytest.approx(0.2)
     assert mfu(4e14, 2.0, None) is None
+
+
+def test_a_deadline_stops_a_contender_only_after_a_few_timed_steps():
+    from benchmarks.common import MIN_TIMED_STEPS, past_deadline
+
+    gone = time.time() - 1
+    assert not past_deadline(None, 100, 0)
+    assert not past_deadline(time.time() + 3600, 100, 0)
+    assert not past_deadline(gone, 5 + MIN_TIMED_STEPS - 1, 5)
+    assert past_deadline(gone, 5 + MIN_TIMED_STEPS, 5)
 
 
 def test_contenders_take_every_place_in_turn():
