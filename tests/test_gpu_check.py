@@ -149,6 +149,14 @@ def test_an_unknown_part_is_refused():
     assert "unknown part(s) warp" in result.stderr
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_without_a_gpu_the_check_points_to_the_dry_run():
+    result = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=ROOT,
+                            env=environment(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "no CUDA device; run with --dry-run" in result.stderr
+
+
 @pytest.mark.slow
 def test_dry_run_runs_every_part_on_the_cpu(tmp_path):
     report = tmp_path / "report.json"
