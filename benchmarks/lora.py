@@ -24,8 +24,8 @@ from benchmarks.common import (
 
 # Llama-style sizes: hidden, intermediate, layers, heads, key/value heads
 LLAMA_SIZES = {
-    "tiny": (256, 688, 4, 4, 2),  # about 8M parameters with an 8k vocabulary
-    "0.5b": (1536, 4096, 16, 12, 4),  # about 0.5B with a 32k vocabulary
+    "tiny": (256, 688, 4, 4, 2),  # about 7M parameters with an 8k vocabulary
+    "0.5b": (1536, 4096, 16, 12, 4),  # 501M parameters with a 32k vocabulary
 }
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPT = "Dialogue:\n{dialogue}\nSummary:"
