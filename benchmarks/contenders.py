@@ -4,8 +4,9 @@ Kinds: ``trainer`` / ``trainer_grouped`` (HF Seq2SeqTrainer, default arguments /
 grouping), ``accelerate`` (the loop of HF's run_summarization_no_trainer.py), ``predict_ours``
 (the toolkit's predict path), ``predict_trainer``
 (``Seq2SeqTrainer.predict(predict_with_generate=True)``) and ``sft_lora`` / ``sft_qlora``
-(TRL's SFTTrainer; ``--spec`` is then a LoraSpec, see benchmarks/lora.py). Each writes its figures as JSON; the
-parent adds the process's peak RSS. Timers start after setup and stop after the last step.
+(TRL's SFTTrainer; ``--spec`` is then a LoraSpec, see benchmarks/lora.py). Each writes its
+figures as JSON; the parent adds the process's peak RSS. Timers start after setup (and
+``skip_steps`` warm-up steps) and stop after the last step or at the spec's deadline.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def trainer_timer(spec: Spec):
 
         def _start(self) -> None:
             synchronize()
-            self.start, self.cpu_start, self.started = time.perf_counter(), time.process_time(), True
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
+            self.started = True
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.rss_before = peak_rss_mb()

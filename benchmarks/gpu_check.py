@@ -400,7 +400,8 @@ import sys
 sys.modules["deepspeed"] = None  # importing DeepSpeed now fails: the model must load without
 from transformers import AutoModelForSeq2SeqLM
 model = AutoModelForSeq2SeqLM.from_pretrained(sys.argv[1])
-print(sum(p.numel() for p in model.parameters()), float(sum(p.float().abs().sum() for p in model.parameters())))
+weights = list(model.parameters())
+print(sum(p.numel() for p in weights), float(sum(p.float().abs().sum() for p in weights)))
 """
 
 

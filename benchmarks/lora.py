@@ -11,7 +11,6 @@ the memory LoRA saves.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,7 +67,7 @@ class LoraSpec:
 
     @property
     def heldout_dir(self) -> Path:
-        return self.path / f"llama-{self.size}-v{self.vocab_size}-n{self.train_limit}-heldout{self.heldout}"
+        return self.model_dir.with_name(f"{self.model_dir.name}-heldout{self.heldout}")
 
     def save(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -221,7 +220,8 @@ def saved_parameters(directory: Path) -> int:
     total = 0
     for file in directory.glob("*.safetensors"):
         with safe_open(str(file), framework="pt") as handle:
-            total += sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())  # noqa: SIM118
+            names = list(handle.keys())  # safe_open has no __iter__
+            total += sum(math.prod(handle.get_slice(name).get_shape()) for name in names)
     return total
 
 
@@ -271,12 +271,12 @@ def train_sft(spec: LoraSpec, method: str) -> dict:
         callbacks=[timer])
     collator = CountingCollator(trainer.data_collator, causal=True)
     trainer.data_collator = collator
-    started = time.perf_counter()
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    return {**timed_figures(timing, timer, collator), "seconds_total": time.perf_counter() - started,
+    heldout = datasets.load_from_disk(str(spec.heldout_dir))
+    return {**timed_figures(timing, timer, collator),
             "train_loss": losses[-1] if losses else None,
             "trainable_parameters": trainer.model.get_nb_trainable_parameters()[0],
-            "heldout_loss": heldout_loss(trainer.model, datasets.load_from_disk(str(spec.heldout_dir)),
-                                         tokenizer.pad_token_id, causal=True)}
+            "heldout_loss": heldout_loss(trainer.model, heldout, tokenizer.pad_token_id,
+                                         causal=True)}
 
