@@ -277,7 +277,7 @@ def part_train(ctx: Context, deadline: float) -> Outcome:
         f"{spec.skip_steps} untimed), {spec.precision if spec.precision != 'no' else 'fp32'}, "
         f"max lengths {spec.max_source_length}/{spec.max_target_length}; peak MB is CUDA memory "
         f"allocated on a GPU, peak RSS on a CPU; train loss is each contender's own log of its "
-        f"last window, each logged its own way: compare the held-out loss; "
+        f"last window: compare the held-out loss; "
         f"MFU against "
         + (f"{ctx.peak[0]} bf16 {ctx.peak[1] / 1e12:.0f} TFLOP/s" if ctx.peak else
            "no known peak (not a GPU in benchmarks/flops.py)"))
