@@ -97,7 +97,7 @@ def unsupported(method: str = "lora") -> str | None:
         return "the toolkit has no `peft` config section yet (issue 11)"
     for package in ("peft", "trl"):
         if importlib.util.find_spec(package) is None:
-            return f"`{package}` is not installed (pip install -e \".[llm]\")"
+            return f"`{package}` is not installed (pip install -e \".[bench]\")"
     if method == "qlora":
         if not torch.cuda.is_available():
             return "needs CUDA (bitsandbytes 4-bit)"

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import past_deadline, peak_rss_mb, synchronize
-from toolkit.engine.state import TrainState
 from toolkit.events import Callback, RunContext, StopTraining
 from toolkit.events.performance import peak_memory_mb
+from toolkit.state import TrainState
 
 
 class LoopTimer(Callback):

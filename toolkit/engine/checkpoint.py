@@ -17,8 +17,8 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
-from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError
+from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
 
