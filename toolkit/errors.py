@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: a checkpoint was saved, schedulers requeue the job
+EXIT_ABORTED = 130  # Ctrl-C outside training (128 + SIGINT): nothing was saved
 
 
 class ToolkitError(Exception):
@@ -56,6 +57,6 @@ def run_cli(main: Callable[..., int]) -> Callable[..., int]:
             return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             print("interrupted.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return EXIT_ABORTED
 
     return wrapper

@@ -410,14 +410,14 @@ class DialogueSummarizationTrainer:
         model, optimizer = acc.prepare(self.model, optimizer)
         if t.torch_compile:
             model = torch.compile(model)
-        acc.register_for_checkpointing(scheduler)
 
         state = TrainState(max_steps=max_steps, config_hash=digest,
                            world_size=acc.num_processes,
                            global_batch_size=t.per_device_train_batch_size * acc.num_processes
                            * t.gradient_accumulation_steps)
         if resume_from is not None:
-            state = self._restore(resume_from, state, world_note)
+            parts = checkpoint.Resumable(model, optimizer, scheduler, loader_.generator)
+            state = self._restore(resume_from, parts, state, world_note)
         if acc.is_main_process:
             for stale in (run_dir / "checkpoints").glob(".tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
@@ -537,15 +537,16 @@ class DialogueSummarizationTrainer:
                     f"change from here on, so the result will not match an uninterrupted run")
         return None
 
-    def _restore(self, directory: Path, planned: TrainState, world_note: str | None
-                 ) -> TrainState:
+    def _restore(self, directory: Path, parts: checkpoint.Resumable, planned: TrainState,
+                 world_note: str | None) -> TrainState:
         """Model, optimizer, scheduler, scaler and RNG from `directory`, plus the TrainState."""
         try:
-            self.accelerator.load_state(str(directory))
+            state = checkpoint.load(self.accelerator, directory, parts)
+        except CheckpointError:
+            raise
         except Exception as error:
             raise CheckpointError(f"cannot load checkpoint {directory}: {type(error).__name__}:"
                                   f" {error}; resume from an earlier checkpoint") from None
-        state = TrainState.load(directory / checkpoint.STATE_FILE)
         state.max_steps = planned.max_steps  # the current config may extend the run
         if world_note:
             logger.warning(world_note)
