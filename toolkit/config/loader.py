@@ -11,6 +11,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import types
@@ -260,6 +261,8 @@ def coerce(value: Any, tp: Any) -> tuple[bool, Any]:
 def _check_bounds(dotted: str, value: Any, meta: typing.Mapping[str, Any]) -> str | None:
     if value is None:
         return None
+    if isinstance(value, float) and not math.isfinite(value):  # 1e400, .inf, .nan
+        return f"{dotted} must be a finite number; got {value!r}"
     if "choices" in meta and value not in meta["choices"]:
         allowed = ", ".join(map(str, meta["choices"]))
         return f"{dotted} must be one of {allowed}; got {value!r}"

@@ -102,7 +102,7 @@ def _read_manifest(directory: Path) -> dict[str, dict[str, Any]]:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         files = data["files"]
         version = data.get("format", 1)
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # also not UTF-8
         raise CheckpointError(f"{manifest} is corrupt ({error}); resume from an earlier "
                               f"checkpoint") from None
     if version != MANIFEST_FORMAT:

@@ -22,7 +22,7 @@ from transformers import (
 
 from toolkit.data.features import SEPARATOR
 from toolkit.data.tokenizer_training import train_tokenizer
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, weights_error
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,8 @@ def load_model(architecture: str, checkpoint: str | None, preset: str,
             model = auto.from_pretrained(checkpoint, **dropout_overrides(architecture, dropout))
         except (OSError, ValueError) as error:
             raise _load_error("model", checkpoint, error) from None
+        except Exception as error:  # corrupt safetensors, or a pickle weights_only refuses
+            raise (weights_error(checkpoint, error) or error) from None
     else:
         model = scratch_model(architecture, preset, tokenizer, max_positions, dropout)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
