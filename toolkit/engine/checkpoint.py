@@ -16,6 +16,9 @@ state and registered objects, and loads them with `torch.load(weights_only=False
     pytorch_model/         under DeepSpeed instead of the first two: its own files, loaded through
                            its checkpoint engine restricted to weights_only with an allowlist of
                            DeepSpeed's plain record classes
+    under FSDP             accelerate's sharded files; torch.distributed.checkpoint reads their
+                           `.metadata` with plain pickle: resume FSDP checkpoints you trust
+                           (checksums catch corruption, not a forged manifest)
 """
 
 from __future__ import annotations
