@@ -1,170 +1,22 @@
-"""Readers, normalisation, the trained tokenizer, token features and their cache, collators and
-the epoch batch sampler."""
+"""Normalisation, the trained tokenizer, token features and their cache, collators and the
+epoch batch sampler (the readers are tested in test_readers.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import datasets
 import numpy as np
-import pandas as pd
 import pytest
 from transformers import PreTrainedTokenizerBase
 
+from toolkit.corpus import embedded_splits
 from toolkit.data.collator import GenerationCollator, TrainCollator
 from toolkit.data.features import IGNORE_INDEX, SEPARATOR, FeatureBuilder
 from toolkit.data.preprocess import KNOWN_TAGS, find_tags, normalise
-from toolkit.data.readers import Columns, reference_columns
 from toolkit.data.sampler import EpochBatchSampler
-from toolkit.data.splits import DialogueSplit, load_split
-from toolkit.data.synthetic import embedded_splits
 from toolkit.data.tokenizer_training import train_tokenizer
-from toolkit.errors import DataError, ToolkitError
+from toolkit.errors import ToolkitError
 from toolkit.models.factory import build_tokenizer
-
-ROWS = [
-    {"fname": "train_0", "dialogue": "#Person1#: 안녕하세요.\n#Person2#: 네, 반가워요.",
-     "summary": "#Person1#과 #Person2#가 인사한다."},
-    {"fname": "train_1", "dialogue": "#Person1#: 내일 3시에 만나요.\n#Person2#: 좋아요.",
-     "summary": "두 사람은 내일 3시에 만나기로 한다."},
-]
-
-
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    """`rows` in the format `path`'s suffix names (a directory: a saved HF dataset)."""
-    if path.suffix == ".csv":
-        pd.DataFrame(rows).to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        pd.DataFrame(rows).to_parquet(path)
-    elif path.suffix == ".jsonl":
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                        encoding="utf-8")
-    else:
-        datasets.Dataset.from_list(rows).save_to_disk(str(path))
-    return path
-
-
-def split_of(path: Path | str, fmt: str = "auto", need_summary: bool = True) -> DialogueSplit:
-    return load_split("train", str(path), fmt, Columns(), need_summary=need_summary)
-
-
-def data_error(path: Path | str, fmt: str = "auto", **columns: str) -> str:
-    with pytest.raises(DataError) as caught:
-        load_split("train", str(path), fmt, Columns(**columns))
-    return str(caught.value)
-
-
-# ---------------------------------------------------------------------------- readers
-@pytest.mark.parametrize("name", ["train.csv", "train.jsonl", "train.parquet", "train_hf"])
-def test_every_format_reads_the_same_rows(tmp_path: Path, name: str) -> None:
-    split = split_of(write_rows(tmp_path / name, ROWS))
-    assert split.rows == [{"id": r["fname"], "dialogue": r["dialogue"],
-                           "references": [r["summary"]]} for r in ROWS]
-    assert split.dropped == 0 and split.source == str(tmp_path / name)
-
-
-def test_a_dataset_dict_split_is_named_after_a_colon(tmp_path: Path) -> None:
-    path = tmp_path / "dialogsum"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS)}).save_to_disk(str(path))
-    assert "name one as" in data_error(path)
-    assert len(split_of(f"{path}:train", fmt="hf")) == 2
-
-
-def test_the_split_advice_works_with_the_default_format(tmp_path: Path) -> None:
-    path = tmp_path / "dialogsum"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS)}).save_to_disk(str(path))
-    assert len(split_of(f"{path}:train")) == 2
-
-
-def test_a_missing_file_names_the_keys_to_check(tmp_path: Path) -> None:
-    message = data_error(tmp_path / "train.csv")
-    assert "does not exist" in message and "data.train_path" in message
-
-
-@pytest.mark.parametrize(("name", "content", "expected"), [
-    ("train.csv", "", "cannot read"),
-    ("train.csv", "fname,dialogue,summary\n", "holds no rows"),
-    ("train.jsonl", "\n\n", "holds no rows"),
-    ("train.txt", "fname,dialogue\n", "set data.format"),
-])
-def test_empty_or_unknown_files_are_data_errors(tmp_path: Path, name: str, content: str,
-                                                expected: str) -> None:
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    assert expected in data_error(path)
-
-
-@pytest.mark.parametrize(("column", "key"), [("dialogue", "data.dialogue_column"),
-                                             ("summary", "data.summary_column")])
-def test_a_missing_column_names_it_and_the_key_to_set(tmp_path: Path, column: str,
-                                                      key: str) -> None:
-    rows = [{k: v for k, v in r.items() if k != column} for r in ROWS]
-    message = data_error(write_rows(tmp_path / "train.csv", rows))
-    assert f"no `{column}` column" in message and key in message
-
-
-def test_renamed_columns_are_read(tmp_path: Path) -> None:
-    rows = [{"id": r["fname"], "text": r["dialogue"], "target": r["summary"]} for r in ROWS]
-    path = write_rows(tmp_path / "train.csv", rows)
-    split = load_split("train", str(path), "auto", Columns("id", "text", "target"))
-    assert [r["id"] for r in split.rows] == ["train_0", "train_1"]
-
-
-def test_a_malformed_jsonl_line_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps(ROWS[0]) + "\n\n{\"dialogue\": oops}\n", encoding="utf-8")
-    message = data_error(path)
-    assert "line 3 is not valid JSON" in message
-    path.write_text(json.dumps(ROWS[0]) + "\n[1, 2]\n", encoding="utf-8")
-    assert "line 2 is a list, not an object" in data_error(path)
-
-
-@pytest.mark.parametrize("name", ["train.csv", "train.jsonl", "train.parquet"])
-def test_rows_with_an_empty_dialogue_or_summary_are_dropped_and_counted(
-        tmp_path: Path, name: str) -> None:
-    rows = [*ROWS, {"fname": "x", "dialogue": "  ", "summary": "s"},
-            {"fname": "y", "dialogue": "#Person1#: 네.", "summary": None},
-            {"fname": "z", "dialogue": None, "summary": "s"}]
-    split = split_of(write_rows(tmp_path / name, rows))
-    assert [r["id"] for r in split.rows] == ["train_0", "train_1"]
-    assert split.dropped == 3
-
-
-def test_every_row_empty_is_an_error(tmp_path: Path) -> None:
-    path = write_rows(tmp_path / "train.csv", [{"fname": "x", "dialogue": "", "summary": "s"}])
-    assert "every row has an empty dialogue or summary" in data_error(path)
-
-
-def test_a_test_set_without_summaries_is_read_when_none_are_needed(tmp_path: Path) -> None:
-    rows = [{"fname": r["fname"], "dialogue": r["dialogue"]} for r in ROWS]
-    split = split_of(write_rows(tmp_path / "test.csv", rows), need_summary=False)
-    assert [r["references"] for r in split.rows] == [[], []]
-
-
-def test_multi_reference_columns(tmp_path: Path) -> None:
-    rows = [{"fname": "t0", "dialogue": "#Person1#: 네.", "summary1": "가", "summary2": "",
-             "summary3": "다"},
-            {"fname": "t1", "dialogue": "#Person1#: 아니요.", "summary1": "라", "summary2": "마",
-             "summary3": "바"}]
-    split = split_of(write_rows(tmp_path / "test.csv", rows))
-    assert split.references == [["가", "다"], ["라", "마", "바"]]
-    assert reference_columns(["summary10", "summary2", "summary1"], "summary") == [
-        "summary1", "summary2", "summary10"]
-    assert reference_columns(["summary", "summary1"], "summary") == ["summary"]
-
-
-def test_load_split_normalises_and_limits(tmp_path: Path) -> None:
-    rows = [{**ROWS[0], "dialogue": "#Person1#:  안녕\\n\\n#Person2#: 네 "}, ROWS[1]]
-    split = load_split("train", str(write_rows(tmp_path / "train.csv", rows)), "auto",
-                       Columns(), limit=1)
-    assert split.dialogues == ["#Person1#: 안녕\n#Person2#: 네"]
-
-
-def test_the_embedded_corpus_is_a_split() -> None:
-    split = load_split("validation", "embedded", "auto", Columns(), embedded_sizes=(8, 4))
-    assert len(split) == 4 and split.source == "embedded corpus (validation)"
-    assert all(len(refs) == 1 for refs in split.references)
 
 
 # ---------------------------------------------------------------------- preprocessing
@@ -212,7 +64,7 @@ def test_the_trained_tokenizer_round_trips_korean_and_keeps_tags_whole(
     assert tokenizer.tokenize("#Person1#은")[:1] == ["#Person1#"]
     for tag in KNOWN_TAGS:
         assert len(tokenizer(tag, add_special_tokens=False)["input_ids"]) == 1, tag
-    assert tokenizer(ROWS[0]["dialogue"])["input_ids"][0] != tokenizer.bos_token_id  # no template
+    assert tokenizer(probes[1])["input_ids"][0] != tokenizer.bos_token_id  # no template
 
 
 def test_a_unigram_tokenizer_round_trips_too(corpus: list[dict]) -> None:

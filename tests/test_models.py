@@ -9,10 +9,10 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from toolkit.corpus import embedded_splits
 from toolkit.data.collator import TrainCollator
 from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import find_tags, normalise
-from toolkit.data.synthetic import embedded_splits
 from toolkit.errors import ToolkitError
 from toolkit.models.factory import build_tokenizer, family_of, load_model, load_tokenizer
 

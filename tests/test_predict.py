@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from toolkit.cli import main
-from toolkit.data.synthetic import embedded_splits
+from toolkit.corpus import embedded_splits
 from toolkit.errors import EXIT_USAGE
 from toolkit.evaluation.generate import decode
 

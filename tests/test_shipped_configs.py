@@ -14,8 +14,8 @@ from accelerate.utils import DistributedType
 
 from tests.helpers import ROOT
 from toolkit.config import loader
+from toolkit.corpus import embedded_splits
 from toolkit.data.preprocess import find_tags
-from toolkit.data.synthetic import embedded_splits
 from toolkit.models.factory import build_tokenizer, family_of, load_model
 
 CONFIG = ROOT / "config"

@@ -192,7 +192,7 @@ def test_a_user_callback_sees_every_event(bart: Run) -> None:
     assert bart.events.counts == {
         "on_train_begin": 1, "on_epoch_begin": 2, "on_step_end": MAX_STEPS,
         "on_log": MAX_STEPS, "on_evaluate": MAX_STEPS // EVAL_STEPS, "on_epoch_end": 1,
-        "on_save": 1, "on_train_end": 1}
+        "on_save": 2, "on_train_end": 1}  # the epoch's end, and the last step (mid-epoch)
 
 
 def test_evaluate_with_a_prefix_and_generate_predictions(bart: Run) -> None:
@@ -204,7 +204,8 @@ def test_evaluate_with_a_prefix_and_generate_predictions(bart: Run) -> None:
     predictions = bart.trainer.generate_predictions(validation, max_samples=3)
     assert len(predictions) == 3
     for prediction, row in zip(predictions, validation.rows):
-        assert set(prediction) == {"input", "prediction", "reference"}
+        assert set(prediction) == {"fname", "input", "prediction", "reference"}
+        assert prediction["fname"] == row["id"]
         assert prediction["input"] == row["dialogue"]
         assert prediction["reference"] == row["references"][0]
         assert isinstance(prediction["prediction"], str)

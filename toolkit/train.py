@@ -30,11 +30,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Log config, construct, prepare data, train, report: the fixed lifecycle."""
-    from toolkit.engine.trainer import DialogueSummarizationTrainer
+    """Validate the config, construct, prepare data, train, report: the fixed lifecycle."""
+    from toolkit.config import loader
     from toolkit.sweep.params import read_params_file
 
     overrides = [*args.overrides, *read_params_file(args.params_file)]
+    loader.resolve(args.config, overrides)  # a bad config fails here, before torch is imported
+    from toolkit.engine.trainer import DialogueSummarizationTrainer
+
     trainer = DialogueSummarizationTrainer(args.config, overrides=overrides)
     datasets = trainer.prepare_data()
     try:

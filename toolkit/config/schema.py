@@ -68,6 +68,9 @@ class Data:
     format: str = opt(
         "auto", "Reader; auto uses the extension.", choices=("auto", "csv", "jsonl", "parquet", "hf")
     )
+    encoding: str = opt(
+        "auto", "Text encoding of CSV/JSONL files; auto: UTF-8 (BOM or not), else CP949/EUC-KR."
+    )
     id_column: str = opt("fname", "Column with the example id.")
     dialogue_column: str = opt("dialogue", "Column with the dialogue.")
     summary_column: str = opt("summary", "Column with the reference summary.")

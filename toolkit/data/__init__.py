@@ -1,1 +1,2 @@
-"""Readers, preprocessing, the embedded corpus, tokenization, collators and samplers."""
+"""Readers, preprocessing, tokenization, collators and samplers (the embedded corpus is
+toolkit.corpus)."""

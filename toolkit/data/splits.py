@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 
 import datasets
 
+from toolkit.corpus import embedded_splits
+from toolkit.data.encoding import AUTO
 from toolkit.data.preprocess import normalise
 from toolkit.data.readers import Columns, normalise_rows, read_rows
-from toolkit.data.synthetic import embedded_splits
 
 logger = logging.getLogger("toolkit")
 
 EMBEDDED = "embedded"
 EMBEDDED_SEED = 0  # the corpus stays the same when general.seed changes
 EMBEDDED_NAMES = {"train": "train", "validation": "validation", "test": "test"}
+LABELED = ("train", "validation")  # splits that need a summary column by default
 
 
 @dataclass
@@ -39,24 +41,36 @@ class DialogueSplit:
     def dialogues(self) -> list[str]:
         return [row["dialogue"] for row in self.rows]
 
+    @property
+    def labeled(self) -> bool:
+        """Whether every row has a reference (an unlabeled test split has none)."""
+        return all(row["references"] for row in self.rows)
+
 
 def load_split(name: str, path: str, fmt: str, columns: Columns, limit: int | None = None,
-               embedded_sizes: tuple[int, int] = (3000, 200), need_summary: bool = True,
-               ) -> DialogueSplit:
-    """Read, normalise and (optionally) cut a split; empty rows are dropped and counted."""
+               embedded_sizes: tuple[int, int] = (3000, 200), need_summary: bool | None = None,
+               encoding: str = AUTO) -> DialogueSplit:
+    """Read, normalise and (optionally) cut a split; empty rows are dropped and counted.
+
+    ``need_summary`` None: train and validation need the summary column (rows without a
+    summary are dropped), test does not: an unlabeled test file (fname, dialogue, as the Korean
+    competition's test.csv) gives rows with empty references. Ids must be unique in a test split.
+    """
+    required = name in LABELED if need_summary is None else need_summary
     if path == EMBEDDED:
         rows = embedded_splits(*embedded_sizes, seed=EMBEDDED_SEED)[EMBEDDED_NAMES[name]]
         source = f"embedded corpus ({name})"
         raw = [{columns.id: r["fname"], columns.dialogue: r["dialogue"],
                 columns.summary: r["summary"]} for r in rows]
     else:
-        raw, source = read_rows(path, fmt), path
-    kept, dropped = normalise_rows(raw, columns, source, need_summary)
+        raw, source = read_rows(path, fmt, encoding), path
+    kept, dropped = normalise_rows(raw, columns, source, required, unique_ids=name == "test")
     for row in kept:
         row["dialogue"] = normalise(row["dialogue"])
         row["references"] = [normalise(r) for r in row["references"]]
     if dropped:
-        logger.warning("%s: dropped %d row(s) with an empty dialogue or summary", source, dropped)
+        empty = "an empty dialogue or summary" if required else "an empty dialogue"
+        logger.warning("%s: dropped %d row(s) with %s", source, dropped, empty)
     if limit is not None:
         kept = kept[:limit]
     return DialogueSplit(name, kept, source, dropped)

@@ -1,32 +1,67 @@
-"""Device profiles: precision per device, TF32, logging per rank, DeepSpeed `auto` values."""
+"""Device profiles: the precision rule, TF32, logging per rank, DeepSpeed `auto` values."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import DistributedType
 
 from toolkit.errors import ConfigError
 
 
-def pick_precision(setting: str) -> str:
-    """`auto`: bf16 on CUDA where supported, else fp16 (with a grad scaler); fp32 elsewhere.
+def _deepspeed_precision() -> str | None:
+    """`fp16`/`bf16` when the DeepSpeed JSON of this launch enables one explicitly (not `auto`)."""
+    path = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE")
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or not path:
+        return None
+    try:
+        ds = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # accelerate itself reports an unreadable file
+    enabled = [name for name in ("fp16", "bf16")
+               if (ds.get(name) or {}).get("enabled") is True]
+    return enabled[0] if enabled else None
 
-    Precision lives in the toolkit config alone: the accelerate config files ship `no` and
-    the DeepSpeed JSONs `auto`, so one key decides everywhere.
+
+def choose_precision(setting: str) -> tuple[str, str]:
+    """The precision of this run and why, by one rule (stated in the log).
+
+    1. ``training.mixed_precision`` set to fp16/bf16/no decides; a DeepSpeed JSON that enables
+       another precision explicitly is refused (set one of them to ``auto``).
+    2. With ``auto``: a DeepSpeed JSON's explicit fp16/bf16, else the accelerate config's
+       ``mixed_precision`` (``accelerate launch`` exports it) when it is not ``no``, else the
+       device: bf16 on CUDA where supported, fp16 (with a grad scaler) on older CUDA, fp32 on
+       CPU and MPS (MPS autocast support varies by op; CPU bf16 is opt-in).
     """
+    from_deepspeed = _deepspeed_precision()
+    if from_deepspeed == "fp16" and not torch.cuda.is_available():
+        raise ConfigError([
+            "the DeepSpeed config enables fp16, which DeepSpeed runs on CUDA GPUs only and this "
+            "machine has none; set `\"fp16\": {\"enabled\": \"auto\"}` in the DeepSpeed JSON "
+            "(training.mixed_precision then decides)"])
     if setting != "auto":
-        return setting
+        if from_deepspeed and from_deepspeed != setting:
+            raise ConfigError([
+                f"the DeepSpeed config enables {from_deepspeed} but training.mixed_precision is "
+                f"`{setting}`; set `\"{from_deepspeed}\": {{\"enabled\": \"auto\"}}` in the DeepSpeed "
+                f"JSON, or training.mixed_precision={from_deepspeed}"])
+        return setting, "training.mixed_precision"
+    if from_deepspeed:
+        return from_deepspeed, "the DeepSpeed config (training.mixed_precision is auto)"
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    if launched not in ("no", ""):
+        return launched, "the accelerate config (training.mixed_precision is auto)"
     if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true"):
-        return "no"
+        return "no", "CPU (training.mixed_precision is auto)"
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"  # MPS autocast support varies by op; CPU bf16 is opt-in (mixed_precision=bf16)
+        chosen = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return chosen, "the GPU (training.mixed_precision is auto)"
+    return "no", "no CUDA device (training.mixed_precision is auto)"
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -61,31 +96,3 @@ def setup_logging(is_main_process: bool, level: str) -> None:
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
         transformers.logging.set_verbosity_error()
-
-
-def configure_deepspeed(accelerator: Accelerator, micro_batch: int, accumulation: int,
-                        max_grad_norm: float) -> None:
-    """Fill the DeepSpeed config's `auto` values from the toolkit config; refuse mismatches."""
-    if accelerator.distributed_type != DistributedType.DEEPSPEED:
-        return
-    ds = accelerator.state.deepspeed_plugin.deepspeed_config
-    owned = [key for key in ("optimizer", "scheduler") if key in ds]
-    if owned:
-        raise ConfigError([f"the DeepSpeed config has a `{key}` section; remove it: the toolkit "
-                           f"builds AdamW and the schedule from training.* so hyperparameters "
-                           f"live in one place" for key in owned])
-    wanted = {"train_micro_batch_size_per_gpu": micro_batch,
-              "gradient_accumulation_steps": accumulation,
-              "gradient_clipping": max_grad_norm,
-              "train_batch_size": micro_batch * accumulation * accelerator.num_processes}
-    problems = []
-    for key, value in wanted.items():
-        current = ds.get(key, "auto")
-        if current == "auto":
-            ds[key] = value
-        elif float(current) != float(value):
-            problems.append(f"the DeepSpeed config sets {key}={current} but the toolkit config "
-                            f"implies {value}; set it to \"auto\" in the DeepSpeed JSON so the "
-                            f"value comes from the toolkit config")
-    if problems:
-        raise ConfigError(problems)

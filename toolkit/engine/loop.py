@@ -124,7 +124,7 @@ def train_loop(p: LoopParts) -> str:
             state.micro_step += len(window)
             state.batch_in_epoch += len(window)
             state.samples_seen += sum(len(b["labels"]) for b in window) * acc.num_processes
-            lr = p.scheduler.get_last_lr()[0]
+            lr = p.optimizer.param_groups[0]["lr"]  # what the optimizer used, whoever schedules it
             bus.emit(Event.STEP_END, state, lr=lr)
             # logging: the only place a step reads values back to the host
             if state.global_step % p.logging_steps == 0 or state.global_step == state.max_steps:

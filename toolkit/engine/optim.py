@@ -48,8 +48,12 @@ def lr_lambda(kind: str, warmup: int, total: int):
     return schedule
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, kind: str, warmup_steps: int,
-                    warmup_ratio: float, total_steps: int) -> LambdaLR:
+def warmup_steps(steps: int, ratio: float, total_steps: int) -> int:
+    """training.warmup_steps, else warmup_ratio of the planned optimizer steps."""
+    return steps or int(round(ratio * total_steps))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, kind: str, warmup: int, total_steps: int
+                    ) -> LambdaLR:
     """Stepped once per optimizer step by the loop itself (never once per process)."""
-    warmup = warmup_steps or int(round(warmup_ratio * total_steps))
     return LambdaLR(optimizer, lr_lambda(kind, warmup, total_steps))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.data.synthetic import embedded_splits, generate_dialogues
+from toolkit.corpus import embedded_splits, generate_dialogues
+from toolkit.corpus.grammar import josa
 
 _TURN = re.compile(r"^#Person\d#: .+")
 _SPEAKER = re.compile(r"#Person\d#")
@@ -52,9 +55,35 @@ def _strip(token: str) -> str:
     return token
 
 
+# SHA-256 of each split's rows as JSON (key order kept), taken from the corpus before it moved
+# into its own package: the generated data may not change by a byte.
+DIGESTS = {
+    (3000, 200, 0): {
+        "train": "60e43fc18646837473020e361c6c10492c942394d37ef27c5ed76d4aae577419",
+        "validation": "eb21a2e774c2db8b231179c59de7dd44e35adcf4a5717a104928665572cbf3ff",
+        "test": "461fa3a274ab7c33b718f8b2c8f637efa26ab4e1f738db694068927de410ab71",
+    },
+    (600, 100, 3): {
+        "train": "fae2aa2bebb5dceeaebb04850ac1687342a650a1bcb7eaa89d39cb3777f30b2d",
+        "validation": "b087a03d03c149a3fef063449f0964be1fbd4096ae3d9c7770a99c62cb757582",
+        "test": "94666acb9e98f2d8861996b178c170ab31f39f09b13d96232993e2aa2e518b90",
+    },
+}
+
+
+def digests(splits: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+    return {name: hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+            for name, rows in splits.items()}
+
+
 @pytest.fixture(scope="module")
-def rows() -> list[dict[str, str]]:
-    return generate_dialogues(3000, seed=0)
+def default_splits() -> dict[str, list[dict[str, str]]]:
+    return embedded_splits()
+
+
+@pytest.fixture(scope="module")
+def rows(default_splits: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
+    return default_splits["train"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +98,7 @@ def test_deterministic_for_seed() -> None:
 
 def test_deterministic_across_processes() -> None:
     code = (
-        "from toolkit.data.synthetic import embedded_splits;"
+        "from toolkit.corpus import embedded_splits;"
         "s = embedded_splits(30, 5, seed=1);"
         "print(repr([r['dialogue'] + r['summary'] for v in s.values() for r in v]))"
     )
@@ -111,9 +140,19 @@ def test_splits_sizes_prefixes_and_disjoint(splits: dict[str, list[dict[str, str
     assert splits["train"] == generate_dialogues(600, seed=3)
 
 
-def test_default_splits() -> None:
-    splits = embedded_splits()
-    assert [len(rows) for rows in splits.values()] == [3000, 200, 200]
+def test_default_splits(default_splits: dict[str, list[dict[str, str]]]) -> None:
+    assert [len(rows) for rows in default_splits.values()] == [3000, 200, 200]
+    assert default_splits["train"] == generate_dialogues(3000, seed=0)
+
+
+def test_the_default_splits_are_pinned_byte_for_byte(
+    default_splits: dict[str, list[dict[str, str]]],
+) -> None:
+    assert digests(default_splits) == DIGESTS[(3000, 200, 0)]
+
+
+def test_another_seed_is_pinned_byte_for_byte(splits: dict[str, list[dict[str, str]]]) -> None:
+    assert digests(splits) == DIGESTS[(600, 100, 3)]
 
 
 def test_dialogue_format(rows: list[dict[str, str]]) -> None:
@@ -176,3 +215,23 @@ def test_summary_is_dialogue_content_plus_closed_template(rows: list[dict[str, s
     assert len(template_words) <= 150
     assert len(all_words) >= 3 * len(template_words)
     assert sum(coverage) / len(coverage) >= 0.6
+
+
+@pytest.mark.parametrize(("word", "particle", "expected"), [
+    ("사과", "을", "사과를"), ("책", "을", "책을"), ("서울", "으로", "서울로"),
+    ("부산", "으로", "부산으로"), ("제주도", "으로", "제주도로"), ("3시", "은", "3시는"),
+    ("7", "이", "7이"), ("오후 3시 30분", "이에요", "오후 3시 30분이에요"),
+    ("39,000원", "이라", "39,000원이라"), ("#Email#", "과", "#Email#와"),
+])
+def test_particles_agree_with_the_final_sound(word: str, particle: str, expected: str) -> None:
+    assert josa(word, particle) == expected
+
+
+def test_the_corpus_needs_only_the_standard_library() -> None:
+    """Importing the corpus adds no module but its own (beyond what `toolkit` itself loads)."""
+    code = ("import sys, toolkit; before = set(sys.modules); import toolkit.corpus; "
+            "print(sorted(m for m in set(sys.modules) - before "
+            "if not m.startswith('toolkit.corpus') and m.split('.')[0] not in sys.stdlib_module_names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "[]"
