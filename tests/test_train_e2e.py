@@ -211,6 +211,30 @@ def test_evaluate_with_a_prefix_and_generate_predictions(bart: Run) -> None:
         assert isinstance(prediction["prediction"], str)
 
 
+def test_predict_from_python_writes_the_submission_of_an_unlabeled_file(bart: Run,
+                                                                         tmp_path: Path) -> None:
+    rows = bart.datasets["validation"].rows[:4]
+    unlabeled = tmp_path / "test.csv"
+    with unlabeled.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["fname", "dialogue"])
+        writer.writerows([row["id"], row["dialogue"]] for row in rows)
+    submission = tmp_path / "out" / "submission.csv"
+    predicted = bart.trainer.predict(unlabeled, output=submission)
+    assert [p["fname"] for p in predicted] == [row["id"] for row in rows]
+    with submission.open(encoding="utf-8", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert written == predicted
+    from_split = bart.trainer.generate_predictions(bart.datasets["validation"], max_samples=4)
+    assert [p["summary"] for p in predicted] == [p["prediction"] for p in from_split]
+
+
+def test_the_trainer_names_its_run_and_model_directories(bart: Run) -> None:
+    assert bart.trainer.output_dir == bart.dir
+    assert (bart.trainer.output_dir / "checkpoints").is_dir()
+    assert bart.trainer.model_save_dir == bart.dir / "best" == Path(bart.result.model_path)
+
+
 def test_the_seeds_example_3_edits_the_loaded_dict(tmp_path: Path, cache_dir: Path) -> None:
     config = ConfigManager().load_config(BASE, tiny_overrides(tmp_path, cache_dir))
     config["training"]["learning_rate"] = 2e-3

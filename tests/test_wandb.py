@@ -1,13 +1,18 @@
 """The W&B subscriber against real offline W&B runs (WANDB_MODE=offline; no W&B mocks).
 
 wandb 0.31 writes no files/wandb-summary.json offline: the summary lives in the run's
-transaction log (run-<id>.wandb), which these tests read record by record.
+transaction log (run-<id>.wandb), which these tests read record by record, and only through
+:func:`finished_log`: W&B's service process writes that file, and ``finish()`` returns before
+the service has closed it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +22,11 @@ from wandb.proto import wandb_internal_pb2
 
 from tests.helpers import ROOT, tiny_overrides
 from toolkit.config import loader
-from toolkit.config.schema import Wandb
 from toolkit.engine.result import TrainingResult
 from toolkit.engine.state import TrainState
 from toolkit.engine.trainer import create_trainer
 from toolkit.events.bus import RunContext
+from toolkit.events.factory import subscribers_for
 from toolkit.integrations.wandb_callback import MARKER, WandbCallback
 from toolkit.tracking import ExperimentTracker
 
@@ -30,16 +35,45 @@ BLOCK = 32768  # the transaction log's block size (LevelDB log format)
 HEADER = 7  # the file header, and each record header: crc32, length, type
 
 
+@contextlib.contextmanager
+def offline_env(tmp: Path) -> Iterator[None]:
+    """Offline W&B with its files under `tmp`; a run left open is finished on the way out."""
+    home = str(tmp / "wandb-home")
+    values = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": home,
+              "WANDB_CACHE_DIR": home, "WANDB_DATA_DIR": home, "WANDB_CONFIG_DIR": home,
+              "WANDB_ARTIFACT_DIR": home}
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        if wandb.run is not None:
+            wandb.finish()
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR",
-                 "WANDB_ARTIFACT_DIR"):
-        monkeypatch.setenv(name, str(tmp_path / "wandb-home"))
-    yield
-    if wandb.run is not None:
-        wandb.finish()
+def offline(tmp_path: Path):
+    with offline_env(tmp_path):
+        yield
+
+
+def finished_log(parent: Path) -> Path:
+    """The transaction log of the finished offline run under `parent`, complete on disk.
+
+    `run.finish()` only tells W&B's service process that the run is done (a publish, no
+    reply); the service closes the file afterwards. `wandb.teardown()` waits for that process
+    to exit, so every record has been written when it returns. (A later `wandb.init` starts a
+    new service.)
+    """
+    wandb.teardown()
+    [run] = (parent / "wandb").glob("offline-run-*")
+    [log] = run.glob("run-*.wandb")
+    return log
 
 
 def records(log: Path) -> list[Any]:
@@ -75,43 +109,39 @@ def history(log: Path) -> list[dict[str, Any]]:
             for r in records(log) if r.WhichOneof("record_type") == "history"]
 
 
-def offline_run(parent: Path) -> Path:
-    [run] = (parent / "wandb").glob("offline-run-*")
-    return run
-
-
 def train(tmp: Path, cache: Path, *extra: str):
     overrides = tiny_overrides(tmp, cache, data__embedded_train_size=32,
                                data__embedded_eval_size=8, training__max_steps=4,
                                training__eval_strategy="steps", training__eval_steps=2,
                                evaluation__num_samples_to_log=3, checkpoint__save_total_limit=1)
-    trainer = create_trainer(BASE, overrides=[*overrides, "wandb.enabled=true", *extra])
+    trainer = create_trainer(BASE, overrides=[*overrides, *extra])
     return trainer.train()
 
 
 @pytest.mark.slow
 def test_an_offline_run_holds_the_best_metrics_predictions_and_model(tmp_path: Path,
                                                                      cache_dir: Path) -> None:
-    result = train(tmp_path, cache_dir, "wandb.mode=offline", "wandb.log_model=true",
-                   "wandb.tags=[extra]")
+    result = train(tmp_path, cache_dir, "wandb.enabled=true", "wandb.mode=offline",
+                   "wandb.log_model=true", "wandb.tags=[extra]")
     run_dir = Path(result.run_dir)
-    directory = offline_run(run_dir)
+    log = finished_log(run_dir)
+    directory = log.parent
     run_id = json.loads((run_dir / MARKER).read_text())["id"]
-    assert directory.name.endswith(run_id)
-    log = directory / f"run-{run_id}.wandb"
+    assert directory.name.endswith(run_id) and log.name == f"run-{run_id}.wandb"
     best = result.best_metrics
     found = summary(log)
     for name in ("rouge_combined_f1", "loss"):
         assert found[f"eval/{name}"] == found[name] == found[f"best/{name}"] == best[name]
     assert found["best/step"] == result.best_step and found["run_dir"] == str(run_dir)
     rows = history(log)
-    assert [r["train/global_step"] for r in rows] == [1, 2, 3, 4]
-    assert all(r["_step"] == r["train/global_step"] for r in rows)
+    assert [r["train/global_step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4]
+    assert [r["train/global_step"] for r in rows if "eval/loss" in r] == [2, 4]
     assert [r["eval/loss"] for r in rows if "eval/loss" in r] == [
         r["eval/loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text()
                                     .splitlines()) if "eval/loss" in r]
-    tables = sorted((directory / "files" / "media" / "table" / "eval").glob("predictions_*"))
-    assert [t.name.split("_")[1] for t in tables] == ["2", "4"]
+    tables = sorted((directory / "files" / "media" / "table" / "eval").glob("predictions_*"),
+                    key=lambda t: int(t.name.split("_")[1]))
+    assert len(tables) == 2
     table = json.loads(tables[-1].read_text())
     assert table["columns"] == ["input", "prediction", "reference"] and len(table["data"]) == 3
     kinds = [r.WhichOneof("record_type") for r in records(log)]
@@ -129,15 +159,16 @@ def test_an_offline_run_holds_the_best_metrics_predictions_and_model(tmp_path: P
 def test_a_run_the_user_started_is_reused_and_left_open(tmp_path: Path, cache_dir: Path) -> None:
     user = wandb.init(project="dialogue-summarization", dir=str(tmp_path / "user"),
                       name="kobart_baseline", tags=["baseline"])
-    result = train(tmp_path, cache_dir, "wandb.mode=offline")
+    result = train(tmp_path, cache_dir)  # wandb.enabled: auto, the default
     assert wandb.run is user
     assert user.summary["rouge_combined_f1"] == result.best_metrics["rouge_combined_f1"]
     assert user.config["training"]["max_steps"] == 4
     wandb.log({"rouge_combined_f1": result.best_metrics["rouge_combined_f1"]})  # the seed's
     user.finish()
     assert not (Path(result.run_dir) / "wandb").exists()
-    log = next(offline_run(tmp_path / "user").glob("run-*.wandb"))
-    assert any("eval/rouge_combined_f1" in row for row in history(log))
+    rows = history(finished_log(tmp_path / "user"))
+    assert [r["train/global_step"] for r in rows if "eval/rouge_combined_f1" in r] == [2, 4]
+    assert rows[-1]["rouge_combined_f1"] == result.best_metrics["rouge_combined_f1"]
     [experiment] = ExperimentTracker(tmp_path / "toolkit.db").list_experiments()
     assert experiment["wandb_run_id"] == user.id
 
@@ -165,7 +196,7 @@ def result_of(run: RunContext, status: str = "completed") -> TrainingResult:
 
 
 def test_disabled_mode_logs_nothing_and_publishes_no_id(tmp_path: Path) -> None:
-    callback = WandbCallback.from_config(Wandb(mode="disabled"), ["demo"])
+    callback = WandbCallback(mode="disabled", tags=["demo"])
     run, state = context(tmp_path / "run"), TrainState(global_step=1, max_steps=1)
     callback.on_train_begin(state, run)
     callback.on_log(state, {"train/loss": 1.0})
@@ -192,3 +223,22 @@ def test_a_resumed_run_continues_its_wandb_run(tmp_path: Path) -> None:
     wandb.finish()
     WandbCallback(mode="offline").on_train_begin(state, fresh)
     assert fresh.shared["wandb_run_id"] != first_run.shared["wandb_run_id"]
+
+
+@pytest.mark.parametrize(("enabled", "user_run", "expected"), [
+    ("auto", True, True), ("auto", False, False), ("false", True, False), ("true", False, True),
+])
+def test_wandb_enabled_auto_follows_a_run_active_in_the_process(
+        tmp_path: Path, enabled: str, user_run: bool, expected: bool) -> None:
+    if user_run:
+        wandb.init(dir=str(tmp_path))
+    config, _ = loader.resolve(BASE, [f"wandb.enabled={enabled}"])
+    built = subscribers_for(loader.to_typed(config))
+    assert any(isinstance(s, WandbCallback) for s in built) is expected
+
+
+def test_report_to_wandb_is_the_wandb_subscriber_once() -> None:
+    config, _ = loader.resolve(BASE, ["tracking.report_to=[wandb]", "wandb.enabled=true"])
+    built = subscribers_for(loader.to_typed(config))
+    assert [type(s).__name__ for s in built].count("WandbCallback") == 1
+    assert "AccelerateTrackers" not in [type(s).__name__ for s in built]

@@ -22,7 +22,14 @@ from typing import Any
 
 import yaml
 
-from toolkit.config.schema import FILE_ONLY_KEYS, LIST_KEYS, SECTIONS, Config, defaults
+from toolkit.config.schema import (
+    FILE_ONLY_KEYS,
+    LIST_KEYS,
+    SECTIONS,
+    Config,
+    defaults,
+    tracking_problems,
+)
 from toolkit.errors import ConfigError
 
 # The seed's environment variables, as its users know them.
@@ -263,7 +270,8 @@ def _check_bounds(dotted: str, value: Any, meta: typing.Mapping[str, Any]) -> st
         return None
     if isinstance(value, float) and not math.isfinite(value):  # 1e400, .inf, .nan
         return f"{dotted} must be a finite number; got {value!r}"
-    if "choices" in meta and value not in meta["choices"]:
+    values = value if isinstance(value, list) else [value]
+    if "choices" in meta and any(v not in meta["choices"] for v in values):
         allowed = ", ".join(map(str, meta["choices"]))
         return f"{dotted} must be one of {allowed}; got {value!r}"
     for bound, test, word in (("ge", float.__ge__, ">="), ("gt", float.__gt__, ">"),
@@ -322,6 +330,7 @@ def _validate_callbacks(value: Any, problems: list[str]) -> None:
 
 
 def _validate_relations(config: dict[str, Any], problems: list[str]) -> None:
+    problems.extend(tracking_problems(config))
     training = config["training"]
     if training.get("eval_strategy") == "steps" and not training.get("eval_steps"):
         problems.append("training.eval_strategy is `steps` but training.eval_steps is 0; "

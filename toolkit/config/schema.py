@@ -11,6 +11,9 @@ from typing import Any
 
 ARCHITECTURES = ("bart", "kobart", "t5", "mt5", "gpt2", "kogpt2")
 PRESETS = ("tiny", "small", "base")
+# Accelerate's tracker names (accelerate.tracking.LOGGER_TYPE_TO_CLASS), plus the Trainer's all/none
+REPORT_TO = ("all", "none", "tensorboard", "mlflow", "wandb", "comet_ml", "aim", "clearml",
+             "dvclive", "swanlab", "trackio")
 
 
 def opt(default: Any, help: str, **checks: Any) -> Any:
@@ -151,13 +154,22 @@ class Tracking:
     enabled: bool = opt(True, "Record the run in the experiment database.")
     db_path: str = opt("experiments/toolkit.db", "SQLite database of runs and models.")
     register_model: bool = opt(True, "Register best/ in the model registry at the end.")
-    register_min_metric: float | None = opt(None, "Register only at or above this metric value.")
+    register_min_metric: float | None = opt(
+        None, "Register only when the best metric reaches this value (in its direction).")
     model_name: str | None = opt(None, "Registry name; null uses the experiment name.")
+    report_to: list[str] = opt(
+        [], "Trackers to log to, as in the Trainer (Accelerate's trackers; `wandb` is the W&B "
+        "section's logger; `all`: every installed one).", choices=REPORT_TO)
+    mlflow_tracking_uri: str | None = opt(
+        None, "MLflow store, e.g. sqlite:///mlflow.db; null uses MLFLOW_TRACKING_URI or MLflow's.")
+    mlflow_register_model: bool = opt(False, "Register best/ in MLflow's model registry at the end.")
 
 
 @dataclass
 class Wandb:
-    enabled: bool = opt(False, "Log to Weights & Biases.")
+    enabled: bool | str = opt(
+        "auto", "Log to W&B: true, false, or auto (into a run already active in the process).",
+        choices=(True, False, "auto"))
     project: str = opt("dialogue-summarization", "W&B project.")
     entity: str | None = opt(None, "W&B entity (team or user).")
     name: str | None = opt(None, "Run name; null uses the run directory's name.")
@@ -166,6 +178,19 @@ class Wandb:
     mode: str = opt("online", "online, offline or disabled.", choices=("online", "offline", "disabled"))
     log_predictions: bool = opt(True, "Log a table of prediction samples at each evaluation.")
     log_model: bool = opt(False, "Upload best/ as a model artifact at the end.")
+
+
+def tracking_problems(config: dict[str, Any]) -> list[str]:
+    """Contradictions between `tracking.report_to` and `wandb.enabled`."""
+    report_to, enabled = config["tracking"].get("report_to") or [], config["wandb"].get("enabled")
+    problems = []
+    if "none" in report_to and len(report_to) > 1:
+        problems.append(f"tracking.report_to lists `none` with other trackers ({report_to}); "
+                        f"give `none` alone, or only the trackers you want")
+    if "wandb" in report_to and enabled is False:
+        problems.append("tracking.report_to names wandb but wandb.enabled is false; remove "
+                        "wandb from tracking.report_to, or set wandb.enabled to true or auto")
+    return problems
 
 
 DEFAULT_CALLBACKS = ["progress", "log_file", "metrics_history", "nan_guard"]

@@ -64,6 +64,23 @@ def choose_precision(setting: str) -> tuple[str, str]:
     return "no", "no CUDA device (training.mixed_precision is auto)"
 
 
+def single_cpu_process_note(num_processes: int) -> str | None:
+    """A warning when `accelerate launch` with a MULTI_CPU config started one process only.
+
+    Without an MPI launcher, accelerate runs a MULTI_CPU config as one plain process: it
+    exports MASTER_ADDR for the processes it was asked for, but no launcher set WORLD_SIZE.
+    """
+    env = os.environ
+    asked_for_more = (env.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in env
+                      and not any(name in env for name in ("WORLD_SIZE", "PMI_SIZE",
+                                                           "OMPI_COMM_WORLD_SIZE")))
+    if num_processes > 1 or not asked_for_more:
+        return None
+    return ("the accelerate config asks for several CPU processes, but without an MPI launcher "
+            "accelerate started one: this run trains in a single process. For several CPU "
+            "processes use launch/cpu_multiprocess.sh (torchrun with gloo)")
+
+
 class ConsoleFormatter(logging.Formatter):
     """One line per record: tracebacks go to the run's train.log, never to the console."""
 

@@ -23,7 +23,7 @@ from toolkit.data.sampler import EpochBatchSampler
 from toolkit.data.splits import DialogueSplit
 from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.deepspeed_config import check_deepspeed, deepspeed_config, fill_schedule
-from toolkit.engine.devices import choose_precision, setup_logging
+from toolkit.engine.devices import choose_precision, setup_logging, single_cpu_process_note
 from toolkit.engine.optim import build_optimizer, build_scheduler, param_groups, warmup_steps
 
 logger = logging.getLogger("toolkit")
@@ -42,6 +42,9 @@ def build_accelerator(cfg: Config) -> Accelerator:
     setup_logging(accelerator.is_main_process, cfg.general.log_level)
     if accelerator.is_main_process:
         logger.info("precision %s, from %s", precision, reason)
+        note = single_cpu_process_note(accelerator.num_processes)
+        if note:
+            logger.warning(note)
     check_deepspeed(accelerator, t, precision)
     set_seed(cfg.general.seed)
     return accelerator

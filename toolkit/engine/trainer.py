@@ -36,9 +36,11 @@ from toolkit.engine.resume import check_same_run, choose_run_dir, restore, resum
 from toolkit.engine.setup import build_accelerator, build_loader, fit_batch_size, prepare
 from toolkit.engine.state import TrainState
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.evaluation.evaluator import EvalSettings, evaluate
+from toolkit.evaluation.csv_output import write_csv
+from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gpus
+from toolkit.evaluation.generate import generate_everywhere
 from toolkit.events import Callback, Event, EventBus, RunContext
-from toolkit.events.factory import build_subscribers
+from toolkit.events.factory import as_subscriber, subscribers_for
 from toolkit.models.factory import family_of, load_model
 from toolkit.models.tokenizer_cache import run_tokenizer
 
@@ -97,11 +99,19 @@ class DialogueSummarizationTrainer:
         """The resolved config as the nested dict users know (a view of ``cfg``)."""
         return dataclasses.asdict(self.cfg)
 
-    def add_callback(self, callback: Callback) -> None:
-        if not isinstance(callback, Callback):
-            raise ToolkitError(f"{type(callback).__name__} is not a toolkit.events.Callback; "
-                               f"subclass it and override the handlers you need")
-        self.user_callbacks.append(callback)
+    @property
+    def output_dir(self) -> Path:
+        """The run directory once training started (checkpoints/, best/ ...), else its parent."""
+        return self.run_dir or Path(self.cfg.general.output_dir)
+
+    @property
+    def model_save_dir(self) -> Path | None:
+        """best/ of the current run (the seed's name), None before training."""
+        return self.run_dir / "best" if self.run_dir else None
+
+    def add_callback(self, callback: Any) -> None:
+        """A toolkit Callback, or a transformers TrainerCallback (class or instance)."""
+        self.user_callbacks.append(as_subscriber(callback))
 
     # ----------------------------------------------------------------- components
     def _load(self, name: str, path: str | None, limit: int | None = None) -> DialogueSplit:
@@ -208,37 +218,41 @@ class DialogueSummarizationTrainer:
                        dataset.references, self._eval_settings())
         return {f"{metric_key_prefix}/{k}": v for k, v in out.metrics.items()}
 
+    def _generate(self, dataset: DialogueSplit, count: int) -> list[str]:
+        settings = self._eval_settings()
+        predictions, _ = generate_everywhere(
+            self.accelerator, self.model, self.tokenizer, dataset.features.select(range(count)),
+            settings.batch_size, settings.causal, settings.gen_kwargs,
+            synced_gpus=needs_synced_gpus(self.accelerator))
+        return predictions
+
     def generate_predictions(self, dataset: DialogueSplit, max_samples: int | None = None
                              ) -> list[dict[str, str]]:
         """[{fname, input, prediction, reference}] for the first `max_samples` examples."""
         self._require_features(dataset)
         count = len(dataset) if max_samples is None else min(max_samples, len(dataset))
-        settings = dataclasses.replace(self._eval_settings(), with_loss=False)
-        out = evaluate(self.accelerator, self.model, self.tokenizer,
-                       dataset.features.select(range(count)), dataset.references[:count],
-                       settings)
         return [{"fname": row["id"], "input": row["dialogue"], "prediction": prediction,
                  "reference": row["references"][0] if row["references"] else ""}
-                for row, prediction in zip(dataset.rows, out.predictions)]
+                for row, prediction in zip(dataset.rows, self._generate(dataset, count))]
+
+    def predict(self, data: str | Path | DialogueSplit, output: str | Path | None = None
+                ) -> list[dict[str, str]]:
+        """[{fname, summary}] for a split or a file (labelled or not, as `toolkit predict`
+        reads it); with `output`, also written there as the `fname,summary` submission CSV."""
+        if not isinstance(data, DialogueSplit):
+            self.initialize_components()
+            data = self._features(self._load("test", str(data)))
+        self._require_features(data)
+        rows = [{"fname": row["id"], "summary": summary}
+                for row, summary in zip(data.rows, self._generate(data, len(data)))]
+        if output is not None and self.accelerator.is_main_process:
+            write_csv(output, ["fname", "summary"], ([r["fname"], r["summary"]] for r in rows))
+        return rows
 
     # ----------------------------------------------------------------------- train
     def _bus(self) -> EventBus:
         bus = EventBus(self.accelerator.is_main_process)
-        for subscriber in build_subscribers(self.cfg.callbacks):
-            bus.add(subscriber)
-        tr = self.cfg.tracking
-        if tr.enabled:
-            from toolkit.tracking import RegistryCallback, TrackerCallback
-
-            bus.add(TrackerCallback(tr.db_path, tags=self.cfg.meta.tags))
-            if tr.register_model:
-                bus.add(RegistryCallback(tr.db_path, tr.model_name, tr.register_min_metric,
-                                         self.best_metric))
-        if self.cfg.wandb.enabled:
-            from toolkit.integrations.wandb_callback import WandbCallback
-
-            bus.add(WandbCallback.from_config(self.cfg.wandb, self.cfg.meta.tags))
-        for subscriber in self.user_callbacks:
+        for subscriber in [*subscribers_for(self.cfg), *self.user_callbacks]:
             bus.add(subscriber)
         return bus
 

@@ -3,9 +3,9 @@
 One W&B run per training run, or the user's own: when ``wandb.run`` already exists (the seed's
 examples call ``wandb.init`` first) the subscriber logs into it and leaves it open. A resumed
 training run continues its W&B run (the id is kept in ``<run dir>/wandb.json``). Metrics go to
-``wandb.log`` at the global step; the best evaluation goes to the run summary under
-``eval/<name>``, ``best/<name>`` and the flat ``<name>`` a W&B sweep's metric names.
-``wandb.mode: online`` (the default) defers to a ``WANDB_MODE`` set in the environment.
+``wandb.log`` with ``train/global_step`` as their x-axis; the best evaluation goes to the run
+summary under ``eval/<name>``, ``best/<name>`` and the flat ``<name>`` a W&B sweep's metric
+names. ``wandb.mode: online`` (the default) defers to a ``WANDB_MODE`` set in the environment.
 
 A sweep agent that keeps the trial's W&B run open itself sets ``TOOLKIT_WANDB_SHARED_RUN`` to
 its id: the trial then joins that run as a secondary writer (W&B's shared mode) and leaves the
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from toolkit.events.bus import Callback, RunContext
 
 if TYPE_CHECKING:
-    from toolkit.config.schema import Wandb
     from toolkit.engine.result import TrainingResult
     from toolkit.engine.state import TrainState
 
@@ -39,12 +38,12 @@ class WandbCallback(Callback):
     order = 100  # a logger: sees the metrics after producers added theirs
 
     def __init__(self, project: str = "dialogue-summarization", entity: str | None = None,
-                 name: str | None = None, group: str | None = None,
+                 run_name: str | None = None, group: str | None = None,
                  tags: list[str] | None = None, mode: str = "online",
                  log_predictions: bool = True, log_model: bool = False):
         self.project = project
         self.entity = entity
-        self.name = name
+        self.run_name = run_name
         self.group = group
         self.tags = list(tags or [])
         self.mode = mode
@@ -54,20 +53,13 @@ class WandbCallback(Callback):
         self.owned = False  # started here, so finished here
         self.run: RunContext | None = None
 
-    @classmethod
-    def from_config(cls, wandb_cfg: Wandb, meta_tags: list[str]) -> WandbCallback:
-        tags = list(dict.fromkeys([*meta_tags, *wandb_cfg.tags]))
-        return cls(project=wandb_cfg.project, entity=wandb_cfg.entity, name=wandb_cfg.name,
-                   group=wandb_cfg.group, tags=tags, mode=wandb_cfg.mode,
-                   log_predictions=wandb_cfg.log_predictions, log_model=wandb_cfg.log_model)
-
     # ---------------------------------------------------------------------- start
     def _init_kwargs(self, run: RunContext) -> dict[str, Any]:
         import wandb
 
         kwargs: dict[str, Any] = {
             "project": self.project, "entity": self.entity,
-            "name": self.name or run.run_dir.name, "group": self.group,
+            "name": self.run_name or run.run_dir.name, "group": self.group,
             "tags": self.tags or None, "mode": self._mode(), "config": run.config,
             "dir": str(run.run_dir),
         }
@@ -108,9 +100,10 @@ class WandbCallback(Callback):
                                               encoding="utf-8")
 
     # -------------------------------------------------------------------- metrics
-    def _log(self, state: TrainState, data: dict[str, Any], commit: bool | None = None) -> None:
-        step = state.global_step
-        self.wb.log({STEP_KEY: step, **data}, step=step, commit=commit)
+    def _log(self, state: TrainState, data: dict[str, Any]) -> None:
+        # No `step=`: W&B drops rows whose step is below its own counter, which a user's
+        # `wandb.log` (an HF callback's, the seed's examples) advances. The x-axis is STEP_KEY.
+        self.wb.log({STEP_KEY: state.global_step, **data})
 
     def on_log(self, state: TrainState, metrics: dict[str, float]) -> None:
         self._log(state, metrics)
@@ -123,8 +116,7 @@ class WandbCallback(Callback):
         if self.log_predictions and samples:
             rows = [[s["input"], s["prediction"], s["reference"]] for s in samples]
             data["eval/predictions"] = wandb.Table(columns=COLUMNS, data=rows)
-        # committed now, so the history row cannot overwrite the best values set next
-        self._log(state, data, commit=True)
+        self._log(state, data)
         self._summarize_best(state)
 
     def _summarize_best(self, state: TrainState) -> None:

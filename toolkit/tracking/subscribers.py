@@ -178,11 +178,13 @@ class RegistryCallback(_DatabaseSubscriber):
         model_name: str | None = None,
         min_metric: float | None = None,
         metric: str = "rouge_combined_f1",
+        greater_is_better: bool = True,
     ):
         super().__init__(db_path)
         self.model_name = model_name
         self.min_metric = min_metric
         self.metric = metric
+        self.greater_is_better = greater_is_better
 
     def on_train_begin(self, state: TrainState, run: RunContext) -> None:
         self.run = run
@@ -201,11 +203,12 @@ class RegistryCallback(_DatabaseSubscriber):
         if self.min_metric is None:
             return True
         value = result.best_metrics.get(self.metric)
-        if isinstance(value, (int, float)) and value >= self.min_metric:
+        if isinstance(value, (int, float)) and (
+                value >= self.min_metric if self.greater_is_better else value <= self.min_metric):
             return True
         logger.info(
-            "Model not registered: best %s = %s does not reach %s.", self.metric, value,
-            self.min_metric,
+            "Model not registered: best %s = %s does not reach %s (%s is better).", self.metric,
+            value, self.min_metric, "higher" if self.greater_is_better else "lower",
         )
         return False
 

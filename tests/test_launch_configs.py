@@ -1,5 +1,6 @@
-"""DeepSpeed JSONs shaped like the public ones: Transformers' ds_config_zero2/3 (auto optimizer
-and scheduler, CPU offload) and Accelerate's ZeRO template, through `accelerate launch`.
+"""Launch configs users already have, through `accelerate launch`: DeepSpeed JSONs shaped like
+the public ones (Transformers' ds_config_zero2/3 with auto optimizer and scheduler and CPU
+offload, Accelerate's ZeRO template) and an `accelerate config` MULTI_CPU file.
 
 DeepSpeed runs in one CPU process here; its ops (cpu_adam, the shm comm op) compile once and
 are cached in ~/.cache/torch_extensions.
@@ -8,6 +9,7 @@ are cached in ~/.cache/torch_extensions.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -18,14 +20,25 @@ from tests.helpers import ROOT, run_train, tiny_overrides
 from toolkit.engine.optim import lr_lambda
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("deepspeed")
 
 FIXTURES = ROOT / "tests" / "fixtures" / "deepspeed"
 STEPS, WARMUP, LR = 6, 3, 1e-3
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accelerate_launch(config_file: Path) -> list[str]:
+    return [sys.executable, "-m", "accelerate.commands.launch", "-q", "--config_file",
+            str(config_file), "--main_process_port", str(free_port())]
+
+
 def launcher(tmp: Path, ds: dict) -> list[str]:
-    """`accelerate launch` with an accelerate config that points at `ds` (as a JSON file)."""
+    """One DeepSpeed process, with an accelerate config that points at `ds` (a JSON file)."""
+    pytest.importorskip("deepspeed")
     json_path = tmp / "ds_config.json"
     json_path.write_text(json.dumps(ds), encoding="utf-8")
     accelerate_config = tmp / "accelerate.yaml"
@@ -34,8 +47,7 @@ def launcher(tmp: Path, ds: dict) -> list[str]:
         f"  deepspeed_config_file: {json_path}\n"
         "num_machines: 1\nnum_processes: 1\nmachine_rank: 0\ncompute_environment: LOCAL_MACHINE\n",
         encoding="utf-8")
-    return [sys.executable, "-m", "accelerate.commands.launch", "-q", "--config_file",
-            str(accelerate_config), "--num_processes", "1"]
+    return [*accelerate_launch(accelerate_config), "--num_processes", "1"]
 
 
 def refused(result) -> bool:
@@ -120,3 +132,17 @@ def test_an_explicit_value_that_disagrees_is_refused_with_the_fix(tmp_path):
     assert "train_micro_batch_size_per_gpu=4" in result.stderr
     assert "training.per_device_train_batch_size" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_multi_cpu_config_without_mpi_warns_that_it_runs_one_process(tmp_path, cache_dir):
+    config = tmp_path / "multi_cpu.yaml"  # as `accelerate config` writes it for MULTI_CPU
+    config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_CPU\n"
+                      "mixed_precision: 'no'\nnum_machines: 1\nnum_processes: 2\n"
+                      "machine_rank: 0\nuse_cpu: true\n", encoding="utf-8")
+    args = tiny_overrides(tmp_path, cache_dir, **{"training.max_steps": 1,
+                                                  "training.eval_strategy": "no"})
+    result = run_train(args, launcher=accelerate_launch(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "this run trains in a single process" in result.stderr
+    assert "launch/cpu_multiprocess.sh" in result.stderr
+    assert "precision no, from" in result.stderr  # the precision rule is stated
