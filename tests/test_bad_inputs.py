@@ -168,20 +168,21 @@ def test_bad_training_files(intact, tmp_path, capsys, cache_dir, content, messag
 # -------------------------------------------------------------------- checkpoints
 @pytest.fixture
 def resumable(trained):
-    """Live objects like the trainer's, to load a checkpoint of the shared run into."""
-    from accelerate import Accelerator
+    """Live objects built as the trainer builds them, from the shared run's own config."""
     from accelerate.state import AcceleratorState
     from transformers import AutoModelForSeq2SeqLM
 
-    from toolkit.engine.optim import build_optimizer, build_scheduler
+    from toolkit.config import loader
+    from toolkit.engine.setup import build_accelerator, prepare
 
+    run_dir = run_dir_of(trained)
+    cfg = loader.to_typed(loader.resolve(run_dir / "config.yaml")[0])
     AcceleratorState._reset_state()
-    accelerator = Accelerator(cpu=True)
-    model = AutoModelForSeq2SeqLM.from_pretrained(run_dir_of(trained) / "final")
-    optimizer = build_optimizer(model, 1e-3, 0.0, (0.9, 0.999), 1e-8)
-    scheduler = build_scheduler(optimizer, "linear", 0, 0.0, 4)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    return accelerator, checkpoint.Resumable(model, optimizer, scheduler, torch.Generator())
+    accelerator = build_accelerator(cfg)
+    model = AutoModelForSeq2SeqLM.from_pretrained(run_dir / "final")
+    prepared = prepare(cfg, accelerator, model, batches_per_epoch=12)
+    return accelerator, checkpoint.Resumable(prepared.model, prepared.optimizer,
+                                             prepared.scheduler, torch.Generator())
 
 
 def checkpoint_copy(trained: Path, tmp_path: Path) -> Path:
