@@ -5,7 +5,7 @@ VENV ?= .venv
 #   TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS ?= dev,deepspeed,kiwi,trackers
+EXTRAS ?= dev,deepspeed,kiwi,trackers,llm
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 

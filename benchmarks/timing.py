@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import peak_rss_mb
-from toolkit.engine.state import TrainState
 from toolkit.events import Callback, RunContext
+from toolkit.state import TrainState
 
 
 class LoopTimer(Callback):

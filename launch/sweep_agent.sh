@@ -9,7 +9,8 @@
 # env knobs:
 #   SWEEP_ID           join this W&B sweep instead of creating one from SWEEP.yaml
 #   COUNT              trials this agent runs (default: until the sweep is done)
-#   CONFIG             base config of every trial (default: config/base_config.yaml)
+#   CONFIG             base config of every trial (default: the --config of the sweep's
+#                      `command:`, else config/base_config.yaml)
 #   ACCELERATE_CONFIG  accelerate config (default: accelerate_configs/multi_gpu.yaml)
 #   PYTHON             interpreter with the toolkit installed (default: .venv/bin/python, python)
 set -euo pipefail
@@ -23,8 +24,9 @@ if [[ -z "$python" ]]; then
 fi
 accelerate_config="${ACCELERATE_CONFIG:-accelerate_configs/multi_gpu.yaml}"
 
-args=(sweep run "$spec" --backend wandb --config "${CONFIG:-config/base_config.yaml}"
+args=(sweep run "$spec" --backend wandb
       --launch "$python -m accelerate.commands.launch --config_file $accelerate_config --main_process_port {port}")
+if [[ -n "${CONFIG:-}" ]]; then args+=(--config "$CONFIG"); fi
 if [[ -n "${SWEEP_ID:-}" ]]; then args+=(--sweep-id "$SWEEP_ID"); fi
 if [[ -n "${COUNT:-}" ]]; then args+=(--count "$COUNT"); fi
 

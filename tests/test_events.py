@@ -9,7 +9,6 @@ import math
 
 import pytest
 
-from toolkit.engine.state import TrainState
 from toolkit.errors import ConfigError
 from toolkit.events import Callback, Event, EventBus, StopTraining
 from toolkit.events.builtin import (
@@ -22,6 +21,7 @@ from toolkit.events.builtin import (
 )
 from toolkit.events.factory import build_subscribers
 from toolkit.events.performance import PerformanceMonitor
+from toolkit.state import TrainState
 
 
 class Recorder(Callback):
@@ -168,7 +168,7 @@ def test_a_module_class_path_is_imported_with_its_options() -> None:
     ({"name": "early_stopping", "patience": 0}, ["patience must be >= 1"]),
     ("nope.missing:Thing", ["cannot be imported", "package.module:ClassName"]),
     ("toolkit.events:Thing", ["cannot be imported"]),
-    ("toolkit.engine.state:TrainState", ["is not a toolkit.events.Callback subclass"]),
+    ("toolkit.state:TrainState", ["is not a toolkit.events.Callback subclass"]),
 ])
 def test_bad_entries_are_config_errors_that_suggest_the_fix(entry, fragments: list[str]) -> None:
     with pytest.raises(ConfigError) as caught:

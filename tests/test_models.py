@@ -1,4 +1,4 @@
-"""Models and tokenizers: from-scratch presets of every family, the save_pretrained round trip
+"""Models and tokenizers: from-scratch presets of every family (Llama- and Qwen2-style too), the save_pretrained round trip
 through `load_model` / `load_tokenizer`, embedding resizing, errors, checkpointing, dropout."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import find_tags, normalise
 from toolkit.errors import ToolkitError
 from toolkit.models.factory import build_tokenizer, family_of, load_model, load_tokenizer
+from toolkit.models.families import resolve_family
 
-ARCHITECTURES = ["bart", "kobart", "t5", "mt5", "gpt2", "kogpt2"]
-WITH_BOS = ("bart", "kobart", "gpt2", "kogpt2")  # as the trainer builds features
+ARCHITECTURES = ["bart", "kobart", "t5", "mt5", "gpt2", "kogpt2", "llama", "qwen2"]
 MAX_SOURCE, MAX_TARGET = 64, 16
 DROPOUT_ATTRIBUTES = {"bart": ["dropout"], "t5": ["dropout_rate"],
-                      "gpt2": ["resid_pdrop", "embd_pdrop", "attn_pdrop"]}
+                      "gpt2": ["resid_pdrop", "embd_pdrop", "attn_pdrop"],
+                      "llama": ["attention_dropout"], "qwen2": ["attention_dropout"]}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def scratch(architecture: str, tokenizer: PreTrainedTokenizerBase, **options) ->
 def batch(architecture: str, tokenizer: PreTrainedTokenizerBase, rows: list[dict]
           ) -> dict[str, torch.Tensor]:
     builder = FeatureBuilder(tokenizer, family_of(architecture), MAX_SOURCE, MAX_TARGET,
-                             add_bos=architecture in WITH_BOS)
+                             add_bos=resolve_family(architecture).adds_bos)
     features = builder.build(rows[:4], None).to_list()
     return TrainCollator(tokenizer.pad_token_id)(features)
 
@@ -103,7 +104,7 @@ def test_added_special_tokens_resize_the_embeddings(architecture: str, tokenizer
 
 
 def test_family_of_the_aliases() -> None:
-    assert [family_of(a) for a in ARCHITECTURES] == ["seq2seq"] * 4 + ["causal"] * 2
+    assert [family_of(a) for a in ARCHITECTURES] == ["seq2seq"] * 4 + ["causal"] * 4
 
 
 def test_a_causal_tokenizer_pads_on_the_left_and_has_the_separator(tokenizers: dict) -> None:
@@ -132,7 +133,7 @@ def test_a_directory_without_a_model_is_a_clear_error(tmp_path: Path, load) -> N
         load(str(tmp_path))
 
 
-@pytest.mark.parametrize("architecture", ["bart", "t5", "gpt2"])
+@pytest.mark.parametrize("architecture", ["bart", "t5", "gpt2", "llama"])
 def test_gradient_checkpointing(architecture: str, tokenizers: dict, rows: list[dict]) -> None:
     tokenizer = tokenizers[family_of(architecture)]
     assert not checkpointing(scratch(architecture, tokenizer))

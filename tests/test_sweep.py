@@ -17,7 +17,7 @@ import yaml
 from tests.helpers import ROOT, tiny_overrides
 from toolkit.config import loader
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.sweep import local
+from toolkit.sweep import local, storage, trial
 from toolkit.sweep.cli import register
 from toolkit.sweep.params import read_params_file, write_params_file
 from toolkit.sweep.reporter import REPORTER
@@ -72,7 +72,7 @@ def test_the_seed_sweep_reads_as_w_and_b_wrote_it(base_config: dict) -> None:
     assert wandb_spec["program"] == "toolkit/train.py"
     quick = load_spec(ROOT / "config" / "sweep" / "quick_cpu_sweep.yaml", base_config)
     assert quick.early_terminate.min_iter == 1 and isinstance(
-        local.make_pruner(quick), optuna.pruners.HyperbandPruner)
+        local.make_pruner(quick), optuna.pruners.SuccessiveHalvingPruner)
 
 
 def test_every_problem_is_reported_at_once_before_any_trial(tmp_path: Path) -> None:
@@ -93,8 +93,8 @@ def test_every_problem_is_reported_at_once_before_any_trial(tmp_path: Path) -> N
     text = "\n".join(found)
     assert "metric.name `rouge_combined` is not an evaluation metric (did you mean " \
            "`rouge_combined_f1`?)" in text
-    assert "parameter `learnin_rate`: sweep parameter `learnin_rate` is not a config key " \
-           "(did you mean `learning_rate`?)" in text
+    assert "parameter `learnin_rate`: `learnin_rate` is not a config key (did you mean " \
+           "`learning_rate`, i.e. training.learning_rate?)" in text
     assert "distribution `log_uniform_value` is unknown (did you mean `log_uniform_values`?)" \
            in text
     assert "parameter `warmup_ratio`: grid search needs a list of `values`, not the continuous " \
@@ -183,9 +183,9 @@ def test_params_file_round_trip_keeps_types(tmp_path: Path, base_config: dict) -
     assert merged["model"]["dropout"] is None
 
 
-def plan_for(tmp_path: Path, base_config: dict, launch: str | None = None) -> local.SweepPlan:
+def plan_for(tmp_path: Path, base_config: dict, launch: str | None = None) -> trial.SweepPlan:
     spec = parse(spec_of(base_config), "demo", base_config)
-    return local.SweepPlan(spec=spec, program=local.resolve_program(spec.program), config=BASE,
+    return trial.SweepPlan(spec=spec, program=trial.resolve_program(spec.program), config=BASE,
                            study_dir=tmp_path / "study", db_path=str(tmp_path / "t.db"),
                            callbacks=["log_file"], overrides=["meta.experiment_name=mine",
                                                               "general.output_dir=/elsewhere"],
@@ -194,8 +194,8 @@ def plan_for(tmp_path: Path, base_config: dict, launch: str | None = None) -> lo
 
 def test_trial_commands(tmp_path: Path, base_config: dict) -> None:
     plan = plan_for(tmp_path, base_config)
-    overrides = local.trial_overrides(plan, "demo_trial3", report=True)
-    command = local.trial_command(plan, tmp_path / "p.json", overrides, 29601)
+    overrides = trial.trial_overrides(plan, "demo_trial3", report=True)
+    command = trial.trial_command(plan, tmp_path / "p.json", overrides, 29601)
     assert command[:2] == [sys.executable, str(ROOT / "toolkit" / "train.py")]
     assert command[2:6] == ["--config", BASE, "--params-file", str(tmp_path / "p.json")]
     # the user's overrides come first; the sweep's own settings win over them
@@ -208,15 +208,15 @@ def test_trial_commands(tmp_path: Path, base_config: dict) -> None:
     assert overrides[-1] == f"callbacks={json.dumps(['log_file', REPORTER])}"
     resolved = loader.apply_overrides(base_config, overrides)
     assert resolved["callbacks"][-1] == REPORTER
-    accelerate = local.launch_prefix("accelerate launch --config_file cfg.yaml", 29601)
+    accelerate = trial.launch_prefix("accelerate launch --config_file cfg.yaml", 29601)
     assert accelerate == ["accelerate", "launch", "--config_file", "cfg.yaml",
                           "--main_process_port", "29601"]
-    assert local.launch_prefix("torchrun --nproc_per_node 2", 5) == [
+    assert trial.launch_prefix("torchrun --nproc_per_node 2", 5) == [
         "torchrun", "--nproc_per_node", "2", "--master_port", "5"]
-    assert local.launch_prefix("python -m accelerate.commands.launch --main_process_port {port}",
+    assert trial.launch_prefix("python -m accelerate.commands.launch --main_process_port {port}",
                                7)[-1] == "7"
     with pytest.raises(ConfigError, match="toolkit/train.py"):
-        local.resolve_program("trainer.py")
+        trial.resolve_program("trainer.py")
 
 
 def test_wandb_agent_side_up_to_the_server(tmp_path: Path, base_config: dict) -> None:
@@ -240,9 +240,9 @@ def test_wandb_agent_side_up_to_the_server(tmp_path: Path, base_config: dict) ->
                    "WANDB_RUN_ID": "run123", "WANDB_PROJECT": "proj"}
     plan = plan_for(tmp_path, base_config, launch="accelerate launch --config_file multi.yaml")
     write_params_file(tmp_path / "p.json", params)
-    overrides = [*local.trial_overrides(plan, "kobart_sweep_run123", report=False),
+    overrides = [*trial.trial_overrides(plan, "kobart_sweep_run123", report=False),
                  "wandb.enabled=true"]
-    command = local.trial_command(plan, tmp_path / "p.json", overrides, 29700)
+    command = trial.trial_command(plan, tmp_path / "p.json", overrides, 29700)
     assert command[:6] == ["accelerate", "launch", "--config_file", "multi.yaml",
                            "--main_process_port", "29700"]
     assert not any(item.startswith("callbacks=") for item in command)
@@ -257,7 +257,7 @@ def test_wandb_agent_side_up_to_the_server(tmp_path: Path, base_config: dict) ->
 def test_status_and_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(ToolkitError, match="holds no sweep study"):
         cli("status", "--study-dir", str(tmp_path))
-    with pytest.raises(ToolkitError, match="needs the sweep YAML or --study-dir"):
+    with pytest.raises(ToolkitError, match="needs the sweep YAML, --study-dir DIR or --storage"):
         cli("status")
     with pytest.raises(ToolkitError, match="takes one sweep file"):
         cli("a.yaml", "b.yaml")
@@ -293,7 +293,7 @@ def shared_sweep(tmp_path_factory, cache_dir: Path) -> dict:
     spec = write_spec(tmp / "tiny_sweep.yaml")
     code, out = cli(str(spec), "--count", "3", "--workers", "2", "--study-dir",
                     str(tmp / "study"), "--db", str(tmp / "sweep.db"), *tiny_sets(tmp, cache_dir))
-    return {"tmp": tmp, "code": code, "out": out, "study": local.load_existing(tmp / "study")}
+    return {"tmp": tmp, "code": code, "out": out, "study": storage.load_existing(tmp / "study")}
 
 
 @pytest.mark.slow
@@ -349,7 +349,7 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path: Path, cache_
     code, out = cli(str(spec_path), "--count", "1", "--study-dir", str(study_dir), "--db",
                     str(tmp_path / "t.db"), *tiny_sets(tmp_path, cache_dir, training__max_steps=40))
     assert code == 0
-    pruned = local.load_existing(study_dir).trials[-1]
+    pruned = storage.load_existing(study_dir).trials[-1]
     assert pruned.state == optuna.trial.TrialState.PRUNED
     assert list(pruned.intermediate_values) == [1] and pruned.intermediate_values[1] > 1.0
     [run] = ExperimentTracker(tmp_path / "t.db").list_experiments()
@@ -367,6 +367,6 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
                     "--db", str(tmp_path / "t.db"),
                     "--launch", f"{sys.executable} -c 'import sys; sys.exit(3)'")
     assert code == 0 and "best: no completed trial yet" in out
-    trials = local.load_existing(tmp_path / "study").trials
+    trials = storage.load_existing(tmp_path / "study").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
     assert Path(trials[0].user_attrs["log"]).is_file()

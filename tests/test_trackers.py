@@ -17,13 +17,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tests.helpers import ROOT, tiny_overrides
 from toolkit.config import loader
 from toolkit.config.schema import REPORT_TO
-from toolkit.engine.result import TrainingResult
-from toolkit.engine.state import TrainState
 from toolkit.engine.trainer import create_trainer
 from toolkit.errors import ConfigError
 from toolkit.events.bus import RunContext
 from toolkit.events.factory import subscribers_for
 from toolkit.integrations.trackers import MARKER, TENSORBOARD_DIR, AccelerateTrackers
+from toolkit.state import TrainingResult, TrainState
 from toolkit.tracking import RegistryCallback, TrackerCallback
 
 BASE = str(ROOT / "config" / "base_config.yaml")

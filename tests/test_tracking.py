@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.engine.result import TrainingResult
-from toolkit.engine.state import TrainState
 from toolkit.errors import ToolkitError
 from toolkit.events.bus import Event, EventBus, RunContext
+from toolkit.state import TrainingResult, TrainState
 from toolkit.tracking import (
     ExperimentTracker,
     ModelRegistry,

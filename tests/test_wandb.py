@@ -22,12 +22,11 @@ from wandb.proto import wandb_internal_pb2
 
 from tests.helpers import ROOT, tiny_overrides
 from toolkit.config import loader
-from toolkit.engine.result import TrainingResult
-from toolkit.engine.state import TrainState
 from toolkit.engine.trainer import create_trainer
 from toolkit.events.bus import RunContext
 from toolkit.events.factory import subscribers_for
 from toolkit.integrations.wandb_callback import MARKER, WandbCallback
+from toolkit.state import TrainingResult, TrainState
 from toolkit.tracking import ExperimentTracker
 
 BASE = str(ROOT / "config" / "base_config.yaml")

@@ -15,7 +15,7 @@ _EXPORTS = {
     "Event": "toolkit.events",
     "StopTraining": "toolkit.events",
     "ConfigManager": "toolkit.config",
-    "TrainingResult": "toolkit.engine.result",
+    "TrainingResult": "toolkit.state",
     "DialogueSummarizationTrainer": "toolkit.engine.trainer",
     "create_trainer": "toolkit.engine.trainer",
     "compute_rouge": "toolkit.evaluation.rouge",

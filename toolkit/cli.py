@@ -1,4 +1,4 @@
-"""The `toolkit` command: train, evaluate, predict, sweep, runs, models, config.
+"""The `toolkit` command: train, evaluate, predict, sweep, runs, models, config, export.
 
 Each command registers its own parser and handler; `main(argv) -> int` dispatches.
 """
@@ -59,11 +59,12 @@ def register_config(subparsers) -> None:
 def commands() -> list[Callable]:
     """Every command's register function, in the order `--help` lists them."""
     from toolkit.evaluation.cli import register_evaluate, register_predict
+    from toolkit.models.export import register as register_export
     from toolkit.sweep.cli import register as register_sweep
     from toolkit.tracking.cli import register as register_tracking
 
     return [register_train, register_evaluate, register_predict, register_sweep,
-            register_tracking, register_config]
+            register_tracking, register_config, register_export]
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,8 @@
-"""Entry point for `accelerate launch toolkit/train.py --config FILE [section.key=value ...]`."""
+"""Entry point for `accelerate launch toolkit/train.py --config FILE [section.key=value ...]`.
+
+Overrides may also be written as W&B's sweep agent writes them (`--learning_rate=3e-05`,
+`--training.learning_rate=3e-05`): see toolkit.config.argv.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,14 @@ if __package__ in (None, ""):  # run as a script by accelerate launch / torchrun
 from toolkit.errors import EXIT_FAILED, EXIT_INTERRUPTED, ToolkitError, run_cli  # noqa: E402
 
 logger = logging.getLogger("toolkit")
+OWN_OPTIONS = ("--config", "--resume", "--params-file")  # each takes a value
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="toolkit train", description="Train a dialogue-summarization model.")
+        prog="toolkit train", description="Train a dialogue-summarization model.",
+        epilog="Overrides are section.key=value, a key's own name (learning_rate=3e-5), or flags "
+               "as W&B's sweep agent passes them (--learning_rate=3e-5, --training.learning_rate=3e-5).")
     parser.add_argument("--config", default="config/base_config.yaml", help="YAML config file.")
     parser.add_argument("--resume", default=None,
                         help="`auto` (newest complete checkpoint of this experiment) or a path.")
@@ -32,9 +39,10 @@ def make_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Validate the config, construct, prepare data, train, report: the fixed lifecycle."""
     from toolkit.config import loader
+    from toolkit.config.argv import normalize
     from toolkit.sweep.params import read_params_file
 
-    overrides = [*args.overrides, *read_params_file(args.params_file)]
+    overrides = [*normalize(args.overrides), *read_params_file(args.params_file)]
     loader.resolve(args.config, overrides)  # a bad config fails here, before torch is imported
     from toolkit.engine.trainer import DialogueSummarizationTrainer
 
@@ -65,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
 @run_cli
 def main(argv: list[str] | None = None) -> int:
-    return run(make_parser().parse_args(argv))
+    from toolkit.config.argv import normalize
+
+    words = sys.argv[1:] if argv is None else argv
+    return run(make_parser().parse_args(normalize(words, OWN_OPTIONS)))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-ARCHITECTURES = ("bart", "kobart", "t5", "mt5", "gpt2", "kogpt2")
+# The evaluation metrics a run logs as eval/<name>: what metric_for_best_model and a sweep's
+# metric may name.
+EVAL_METRICS = ("rouge1_f1", "rouge2_f1", "rougeL_f1", "rouge_combined_f1", "loss")
 PRESETS = ("tiny", "small", "base")
+OPTIMIZERS = ("adamw_torch_fused", "adamw", "adafactor", "adamw_8bit")
 # Accelerate's tracker names (accelerate.tracking.LOGGER_TYPE_TO_CLASS), plus the Trainer's all/none
 REPORT_TO = ("all", "none", "tensorboard", "mlflow", "wandb", "comet_ml", "aim", "clearml",
              "dvclive", "swanlab", "trackio")
@@ -40,13 +43,41 @@ class Meta:
 
 @dataclass
 class Model:
-    architecture: str = opt("bart", "Model family.", choices=ARCHITECTURES)
+    architecture: str = opt(
+        "auto", "Model family: auto (read from the checkpoint's config; bart from scratch), "
+        "bart, kobart, t5, mt5, gpt2, kogpt2, llama, or any model type transformers knows "
+        "(qwen2, gemma, mistral, exaone, ...)."
+    )
     checkpoint: str | None = opt(
         None, "Hub id or local directory to fine-tune; null builds `preset` from scratch."
     )
     preset: str = opt("tiny", "From-scratch size when checkpoint is null.", choices=PRESETS)
-    gradient_checkpointing: bool = opt(False, "Trade compute for activation memory.")
+    gradient_checkpointing: bool = opt(
+        False, "Trade compute for activation memory (non-reentrant checkpointing).")
     dropout: float | None = opt(None, "Override the model's dropout.", ge=0.0, le=1.0)
+    torch_dtype: str = opt(
+        "auto", "Weight dtype when loading a checkpoint; auto keeps the checkpoint's.",
+        choices=("auto", "bfloat16", "float16", "float32"),
+    )
+    attn_implementation: str | None = opt(
+        None, "Attention kernel; null lets transformers pick (sdpa where supported).",
+        choices=("sdpa", "flash_attention_2", "eager"),
+    )
+
+
+@dataclass
+class Peft:
+    method: str = opt(
+        "none", "Parameter-efficient fine-tuning: none, lora, or qlora (4-bit base; CUDA only).",
+        choices=("none", "lora", "qlora"),
+    )
+    r: int = opt(16, "LoRA rank.", ge=1)
+    alpha: float = opt(32, "LoRA scaling numerator (scale = alpha / r).", gt=0)
+    dropout: float = opt(0.05, "Dropout on the LoRA input.", ge=0, le=1)
+    target_modules: list[str] = opt(
+        [], "Module names that get adapters; empty: every linear layer but the output head."
+    )
+    modules_to_save: list[str] = opt([], "Modules trained in full and saved with the adapter.")
 
 
 @dataclass
@@ -83,6 +114,16 @@ class Data:
     embedded_eval_size: int = opt(200, "Examples for validation and test each.", ge=1)
     cache_dir: str | None = opt(None, "Tokenization cache; null uses ~/.cache/toolkit.")
     num_proc: int | None = opt(None, "Processes for tokenization (datasets.map).", ge=1)
+    source_prefix: str = opt("", "Text put before every dialogue (T5: `summarize: `).")
+    system_prompt: str | None = opt(
+        None, "Decoder-only models with a chat template: the system message.")
+    instruction: str = opt(
+        "Summarize the following dialogue.",
+        "Decoder-only models with a chat template: the line before the dialogue in the user "
+        "message (empty: the dialogue alone).")
+    prompt_template: str | None = opt(
+        None, "Decoder-only models without a chat template: the prompt, with `{dialogue}`; "
+        "null: the dialogue then the <|summary|> separator (or `Summary:` under peft).")
 
 
 @dataclass
@@ -97,6 +138,11 @@ class Training:
     adam_beta1: float = opt(0.9, "AdamW beta1.", ge=0, le=1)
     adam_beta2: float = opt(0.999, "AdamW beta2.", ge=0, le=1)
     adam_epsilon: float = opt(1e-8, "AdamW epsilon.", gt=0)
+    optim: str = opt(
+        "adamw_torch_fused", "Optimizer: adamw_torch_fused (fused where supported), adamw, "
+        "adafactor, adamw_8bit (bitsandbytes, CUDA only).", choices=OPTIMIZERS,
+    )
+    label_smoothing: float = opt(0.0, "Label smoothing of the token loss.", ge=0, le=1)
     max_grad_norm: float = opt(1.0, "Clip gradients to this norm; 0 disables.", ge=0)
     lr_scheduler_type: str = opt(
         "linear", "Schedule after warmup.", choices=("linear", "cosine", "constant")
@@ -124,11 +170,16 @@ class Training:
 class Generation:
     max_new_tokens: int = opt(64, "Summary tokens generated at most.", ge=1)
     min_new_tokens: int = opt(0, "Summary tokens generated at least.", ge=0)
-    num_beams: int = opt(4, "Beam width; 1 is greedy.", ge=1)
+    num_beams: int | None = opt(
+        None, "Beam width; 1 is greedy; null: 4 for seq2seq, 1 (greedy) for decoder-only.", ge=1)
     length_penalty: float = opt(1.0, "Beam length penalty.")
     no_repeat_ngram_size: int = opt(0, "Forbid repeating n-grams of this size.", ge=0)
     early_stopping: bool = opt(True, "Stop beams when all have finished.")
     repetition_penalty: float = opt(1.0, "Penalty on repeated tokens.", gt=0)
+    do_sample: bool = opt(False, "Sample instead of greedy/beam search.")
+    temperature: float = opt(1.0, "Sampling temperature (do_sample).", gt=0)
+    top_p: float = opt(1.0, "Nucleus sampling mass (do_sample).", gt=0, le=1)
+    top_k: int = opt(50, "Sample from the k likeliest tokens (do_sample); 0 disables.", ge=0)
 
 
 @dataclass
@@ -199,6 +250,7 @@ SECTIONS: dict[str, type] = {
     "general": General,
     "meta": Meta,
     "model": Model,
+    "peft": Peft,
     "tokenizer": Tokenizer,
     "data": Data,
     "training": Training,
@@ -220,6 +272,7 @@ class Config:
     general: General
     meta: Meta
     model: Model
+    peft: Peft
     tokenizer: Tokenizer
     data: Data
     training: Training

@@ -1,8 +1,11 @@
 """Tokenized features for both model families, built with `datasets.map` and cached on disk.
 
-seq2seq (BART, T5): input_ids = dialogue (+ bos for BART) + eos, labels = summary + eos.
-causal (GPT-2):      input_ids = [bos] dialogue <sep> summary eos, labels -100 on the prompt;
-                     generation continues after <sep>.
+seq2seq (BART, T5): input_ids = [bos] prefix dialogue eos, labels = [bos] summary eos.
+causal (GPT-2, Llama, Qwen, ...): input_ids = [bos] prefix dialogue suffix | summary
+                     answer_suffix eos, labels -100 on the prompt (everything before `|`);
+                     generation continues after the prompt.
+prefix / suffix / answer_suffix come from a PromptFormat (toolkit/models/prompts.py): the
+<|summary|> separator, a prompt template, or a chat template. Only the dialogue is truncated.
 Every example carries `prompt_length` (tokens given to `generate`) and `length` (for batching).
 """
 
@@ -11,9 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 from transformers import PreTrainedTokenizerBase
+
+if TYPE_CHECKING:
+    from toolkit.models.prompts import PromptFormat
 
 FEATURE_VERSION = 3  # bump when the layout of the features changes, to miss old caches
 SEPARATOR = "<|summary|>"
@@ -39,36 +46,54 @@ def rows_fingerprint(rows: list[dict]) -> str:
 
 
 class FeatureBuilder:
-    """Turns normalised rows into token features for one tokenizer and family."""
+    """Turns normalised rows into token features for one tokenizer, family and prompt format.
+
+    Without a `prompt`, the seed's layout: `add_bos`, and for decoder-only models the dialogue
+    followed by the <|summary|> separator.
+    """
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, family: str, max_source_length: int,
-                 max_target_length: int, add_bos: bool):
+                 max_target_length: int, add_bos: bool = False,
+                 prompt: PromptFormat | None = None):
         self.tokenizer = tokenizer
         self.family = family
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
-        self.add_bos = add_bos and tokenizer.bos_token_id is not None
+        if prompt is None:
+            from toolkit.models.prompts import PromptFormat
+
+            prompt = PromptFormat(suffix=SEPARATOR if family == "causal" else "",
+                                  add_bos=add_bos)
+        self.prompt = prompt
+        self.add_bos = prompt.add_bos and tokenizer.bos_token_id is not None
         self.eos = tokenizer.eos_token_id
-        self.sep = tokenizer.convert_tokens_to_ids(SEPARATOR) if family == "causal" else None
+        pieces = self._encode([prompt.prefix, prompt.suffix, prompt.answer_suffix])
+        self.prefix, self.suffix, self.answer_suffix = pieces
+        if self.eos not in self.answer_suffix[:1] + self.answer_suffix[-1:]:
+            self.answer_suffix = [*self.answer_suffix, self.eos]
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return [ids if text else [] for text, ids in
+                zip(texts, self.tokenizer(texts, add_special_tokens=False)["input_ids"])]
 
     def _batch(self, batch: dict[str, list]) -> dict[str, list]:
         sources = self._encode(batch["dialogue"])
         targets = self._encode([refs[0] if refs else "" for refs in batch["references"]])
         bos = [self.tokenizer.bos_token_id] if self.add_bos else []
+        head = bos + self.prefix
         out: dict[str, list] = {"input_ids": [], "labels": [], "prompt_length": [], "length": []}
         for source, target in zip(sources, targets):
-            keep = self.max_target_length - 1 - (len(bos) if self.family == "seq2seq" else 0)
-            target = target[:keep] + [self.eos]
             if self.family == "seq2seq":
-                source = bos + source[: self.max_source_length - 1 - len(bos)] + [self.eos]
-                ids, labels, prompt = source, bos + target if bos else target, len(source)
+                keep = max(0, self.max_target_length - len(bos) - len(self.answer_suffix))
+                source = head + source[: max(0, self.max_source_length - 1 - len(head))] + [self.eos]
+                ids, labels, prompt = source, bos + target[:keep] + self.answer_suffix, len(source)
             else:
-                prompt_ids = bos + source[: self.max_source_length - 1 - len(bos)] + [self.sep]
-                ids = prompt_ids + target
-                labels = [IGNORE_INDEX] * len(prompt_ids) + target
+                keep = max(0, self.max_target_length - len(self.answer_suffix))
+                room = max(0, self.max_source_length - len(head) - len(self.suffix))
+                prompt_ids = head + source[:room] + self.suffix
+                answer = target[:keep] + self.answer_suffix
+                ids = prompt_ids + answer
+                labels = [IGNORE_INDEX] * len(prompt_ids) + answer
                 prompt = len(prompt_ids)
             out["input_ids"].append(ids)
             out["labels"].append(labels)
@@ -86,6 +111,7 @@ class FeatureBuilder:
             key = hashlib.sha256(json.dumps([
                 FEATURE_VERSION, tokenizer_fingerprint(self.tokenizer), self.family,
                 self.max_source_length, self.max_target_length, self.add_bos,
+                self.prefix, self.suffix, self.answer_suffix,
                 rows_fingerprint(rows), len(rows),
             ]).encode()).hexdigest()[:24]
             cache_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import datasets
 
@@ -74,3 +75,14 @@ def load_split(name: str, path: str, fmt: str, columns: Columns, limit: int | No
     if limit is not None:
         kept = kept[:limit]
     return DialogueSplit(name, kept, source, dropped)
+
+
+def describe_splits(datasets: dict[str, DialogueSplit]) -> dict[str, Any]:
+    """Sizes, sources and dropped rows of each split, as the tracker records them."""
+    info: dict[str, Any] = {}
+    for name, split in datasets.items():
+        short = {"train": "train", "validation": "val", "test": "test"}[name]
+        info[f"{short}_size"] = len(split)
+        info[f"{short}_source"] = split.source
+        info[f"{short}_dropped"] = split.dropped
+    return info

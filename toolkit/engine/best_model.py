@@ -11,7 +11,6 @@ into place, so a reader never sees half of one.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,30 +19,20 @@ from accelerate import Accelerator
 from transformers import GenerationConfig, PreTrainedTokenizerBase
 
 from toolkit.data.splits import DialogueSplit
-from toolkit.engine.state import TrainState
 from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate
 from toolkit.events import Event, EventBus
+from toolkit.models.loading import save_model_dir
+from toolkit.models.prompts import PromptFormat
+from toolkit.state import TrainState
 
 
 def export_model(accelerator: Accelerator, model: torch.nn.Module,
                  tokenizer: PreTrainedTokenizerBase, generation_config: GenerationConfig,
-                 directory: Path) -> None:
-    """A save_pretrained dir (weights gathered from every rank), written then renamed."""
-    state_dict = accelerator.get_state_dict(model)  # a collective under ZeRO-3 / FSDP
-    tmp = directory.with_name(f".{directory.name}.tmp")
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        unwrapped = accelerator.unwrap_model(model)
-        unwrapped.generation_config = generation_config
-        unwrapped.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
-        positions = getattr(unwrapped.config, "max_position_embeddings", None)
-        if positions:  # learned positions: truncation=True must not exceed them
-            tokenizer.model_max_length = min(tokenizer.model_max_length, positions)
-        tokenizer.save_pretrained(tmp)
-        shutil.rmtree(directory, ignore_errors=True)
-        tmp.rename(directory)
-    accelerator.wait_for_everyone()
+                 directory: Path, prompt: PromptFormat | None = None) -> None:
+    """A save_pretrained dir (weights gathered from every rank; an adapter alone for a LoRA
+    model) with tokenizer and prompt format, written then renamed (toolkit.models.loading)."""
+    save_model_dir(accelerator, model, tokenizer, directory, generation_config, prompt)
 
 
 def write_predictions(path: Path, split: DialogueSplit, predictions: list[str]) -> None:
@@ -66,6 +55,7 @@ class BestModelKeeper:
     run_dir: Path
     save_predictions: bool
     num_samples: int
+    prompt: PromptFormat | None = None
 
     def improves(self, value: float, best: float | None) -> bool:
         return best is None or (value > best if self.greater_is_better else value < best)
@@ -81,7 +71,7 @@ class BestModelKeeper:
             state.best_metric, state.best_step = scores[self.metric], state.global_step
             state.evals_since_improvement = 0
             export_model(self.accelerator, model, self.tokenizer, self.generation_config,
-                         self.run_dir / "best")
+                         self.run_dir / "best", self.prompt)
             if self.accelerator.is_main_process and self.save_predictions:
                 write_predictions(self.run_dir / "predictions.csv", self.validation,
                                   out.predictions)

@@ -42,8 +42,8 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from safetensors.torch import load_model, save_model
 
-from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError
+from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,8 @@
-"""Device profiles: the precision rule, TF32, logging per rank, DeepSpeed `auto` values."""
+"""Device profiles: the precision rule (with TF32 on CUDA) and the one-CPU-process warning."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -79,37 +78,3 @@ def single_cpu_process_note(num_processes: int) -> str | None:
     return ("the accelerate config asks for several CPU processes, but without an MPI launcher "
             "accelerate started one: this run trains in a single process. For several CPU "
             "processes use launch/cpu_multiprocess.sh (torchrun with gloo)")
-
-
-class ConsoleFormatter(logging.Formatter):
-    """One line per record: tracebacks go to the run's train.log, never to the console."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text
-        record.exc_info = record.exc_text = None
-        try:
-            return super().format(record)
-        finally:
-            record.exc_info, record.exc_text = saved
-
-
-def setup_logging(is_main_process: bool, level: str) -> None:
-    """Console logs on the main process only; other ranks report errors alone."""
-    import datasets
-    import transformers
-
-    toolkit_logger = logging.getLogger("toolkit")
-    if not any(getattr(h, "_toolkit_console", False) for h in toolkit_logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(ConsoleFormatter("%(levelname)s %(message)s"))
-        handler._toolkit_console = True
-        toolkit_logger.addHandler(handler)
-    toolkit_logger.setLevel(logging.DEBUG)
-    for handler in toolkit_logger.handlers:
-        if getattr(handler, "_toolkit_console", False):
-            handler.setLevel(getattr(logging, level.upper()) if is_main_process else logging.ERROR)
-    toolkit_logger.propagate = False
-    if not is_main_process:
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-        transformers.logging.set_verbosity_error()

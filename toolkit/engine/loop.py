@@ -20,8 +20,9 @@ from accelerate import Accelerator
 
 from toolkit.data.collator import target_tokens
 from toolkit.engine import checkpoint
-from toolkit.engine.state import TrainState
+from toolkit.engine.loss import token_loss_sum
 from toolkit.events import Event, EventBus, RunContext
+from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class LoopParts:
     causal: bool
     accumulation: int
     max_grad_norm: float
+    label_smoothing: float
     logging_steps: int
     eval_every: int  # optimizer steps; 0 = only at epoch ends (when evaluating at all)
     eval_at_epoch_end: bool
@@ -111,7 +113,7 @@ def train_loop(p: LoopParts) -> str:
             scale = acc.num_processes * acc.gradient_accumulation_steps / window_tokens.clamp(min=1)
             for index, (batch, tokens) in enumerate(zip(window, local_tokens)):
                 with sync_context(acc, model, sync=index == len(window) - 1):
-                    loss_sum = model(**batch).loss.float() * tokens
+                    loss_sum = token_loss_sum(model, batch, tokens, p.causal, p.label_smoothing)
                     acc.backward(loss_sum * scale)
                 log_loss += loss_sum.detach()
             log_tokens += window_tokens

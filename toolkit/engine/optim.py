@@ -1,4 +1,5 @@
-"""AdamW with no decay on biases and norms, and a warmup schedule counted in optimizer steps."""
+"""The optimizer (`training.optim`; no decay on biases and norms, only trainable parameters)
+and a warmup schedule counted in optimizer steps."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
+
+from toolkit.errors import ConfigError
 
 NO_DECAY = ("bias", "norm", "layernorm", "layer_norm", "ln_")
 
@@ -18,20 +21,52 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         lowered = name.lower()
         skip = param.ndim < 2 or any(marker in lowered for marker in NO_DECAY)
         (no_decay if skip else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    # no empty group (LoRA has no biases): DeepSpeed drops them, and a schedule built on the
+    # original groups would then no longer match the optimizer's
+    return [group for group in groups if group["params"]]
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
-                    betas: tuple[float, float], eps: float) -> torch.optim.Optimizer:
-    """torch AdamW, fused when every parameter is on a device that supports it."""
-    devices = {p.device.type for p in model.parameters()}
-    fused = devices <= {"cuda", "mps", "cpu"} and torch.__version__ >= "2.4"
+                    betas: tuple[float, float], eps: float, optim: str = "adamw_torch_fused",
+                    ) -> torch.optim.Optimizer:
+    """The `training.optim` optimizer over the trainable parameters.
+
+    adamw_torch_fused: torch AdamW, fused when every parameter is on a device that supports it;
+    adamw: torch AdamW unfused; adafactor: transformers' Adafactor at a fixed learning rate (the
+    schedule drives it); adamw_8bit: bitsandbytes' 8-bit AdamW (CUDA only).
+    """
     groups = param_groups(model, weight_decay)
+    if optim == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(groups, lr=lr, scale_parameter=False, relative_step=False,
+                         warmup_init=False)
+    if optim == "adamw_8bit":
+        return adamw_8bit(groups, lr, betas, eps)
+    if optim == "adamw_torch_fused":
+        devices = {p.device.type for p in model.parameters()}
+        fused = devices <= {"cuda", "mps", "cpu"} and torch.__version__ >= "2.4"
+        try:
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=fused)
+        except (RuntimeError, TypeError):
+            pass
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+
+
+def adamw_8bit(groups: list[dict], lr: float,
+               betas: tuple[float, float], eps: float) -> torch.optim.Optimizer:
+    if not torch.cuda.is_available():
+        raise ConfigError(["training.optim=adamw_8bit keeps its state in 8 bits with "
+                           "bitsandbytes, whose optimizer kernels need a CUDA GPU, and this "
+                           "machine has none; use adamw_torch_fused or adafactor here"])
     try:
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=fused)
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+        import bitsandbytes as bnb
+    except ImportError:
+        raise ConfigError(["training.optim=adamw_8bit needs the bitsandbytes package; install "
+                           "it (pip install -e '.[qlora]') or use adamw_torch_fused"]) from None
+    return bnb.optim.AdamW8bit(groups, lr=lr, betas=betas, eps=eps)
 
 
 def lr_lambda(kind: str, warmup: int, total: int):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 
+from toolkit.config.loader import config_hash
+from toolkit.config.schema import Config
 from toolkit.engine import checkpoint
 from toolkit.engine import run_dir as runs
-from toolkit.engine.state import TrainState
 from toolkit.errors import CheckpointError
+from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
 
@@ -51,6 +56,33 @@ def check_same_run(run_dir: Path, config: dict[str, Any], num_processes: int) ->
                 f"{num_processes}: the global batch and the data order change from here on, "
                 f"so the result will not match an uninterrupted run")
     return None
+
+
+@dataclass
+class RunStart:
+    """Where this run lives and what it continues, decided the same on every process."""
+
+    run_dir: Path
+    resume_from: Path | None  # the checkpoint to continue, or None for a new run
+    world_note: str | None  # a warning when the process count changed since the checkpoint
+    config_hash: str
+
+
+def start_run(accelerator: Accelerator, cfg: Config, resume: str | None) -> RunStart:
+    """Find the checkpoint, choose the run directory, refuse a changed run, write its files."""
+    config = dataclasses.asdict(cfg)
+    resume_from = resume_point(resume or cfg.checkpoint.resume, cfg.general.output_dir,
+                               cfg.meta.experiment_name)
+    run_dir = choose_run_dir(accelerator, resume_from, cfg.general.output_dir,
+                             cfg.meta.experiment_name)
+    world_note = check_same_run(run_dir, config, accelerator.num_processes) \
+        if resume_from else None
+    if accelerator.is_main_process:
+        runs.write_run_files(run_dir, config, accelerator.num_processes)
+        for stale in (run_dir / "checkpoints").glob(".tmp-*"):  # a save a kill interrupted
+            shutil.rmtree(stale, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return RunStart(run_dir, resume_from, world_note, config_hash(config))
 
 
 def restore(accelerator: Accelerator, directory: Path, parts: checkpoint.Resumable,

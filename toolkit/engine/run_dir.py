@@ -27,8 +27,13 @@ EXACTNESS_KEYS = [
     ("tokenizer", "max_target_length"), ("training", "per_device_train_batch_size"),
     ("training", "gradient_accumulation_steps"), ("training", "group_by_length"),
     ("general", "seed"),
+    # the adapter's shape and the prompt around every example
+    ("peft", "method"), ("peft", "r"), ("peft", "target_modules"), ("peft", "modules_to_save"),
+    ("data", "source_prefix"), ("data", "system_prompt"), ("data", "instruction"),
+    ("data", "prompt_template"),
 ]
-LIBRARIES = ("torch", "transformers", "accelerate", "datasets", "tokenizers", "deepspeed")
+LIBRARIES = ("torch", "transformers", "accelerate", "datasets", "tokenizers", "deepspeed",
+             "peft")
 
 
 def library_versions() -> dict[str, str]:
@@ -106,6 +111,8 @@ def check_resume_config(run_dir: Path, config: dict[str, Any]) -> list[str]:
     saved = yaml.safe_load(saved_file.read_text(encoding="utf-8")) or {}
     changes = []
     for section, key in EXACTNESS_KEYS:
+        if key not in (saved.get(section) or {}):
+            continue  # saved by a toolkit without this key: its default applied
         before = saved.get(section, {}).get(key)
         now = config.get(section, {}).get(key)
         if before != now:

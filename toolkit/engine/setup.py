@@ -18,12 +18,13 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DummyOptim, DummyScheduler, set_seed
 
 from toolkit.config.schema import Config, Training
+from toolkit.console import setup_logging
 from toolkit.data.collator import TrainCollator
 from toolkit.data.sampler import EpochBatchSampler
 from toolkit.data.splits import DialogueSplit
 from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.deepspeed_config import check_deepspeed, deepspeed_config, fill_schedule
-from toolkit.engine.devices import choose_precision, setup_logging, single_cpu_process_note
+from toolkit.engine.devices import choose_precision, single_cpu_process_note
 from toolkit.engine.optim import build_optimizer, build_scheduler, param_groups, warmup_steps
 
 logger = logging.getLogger("toolkit")
@@ -113,7 +114,7 @@ def prepare(cfg: Config, accelerator: Accelerator, model: torch.nn.Module,
                                weight_decay=t.weight_decay)
     else:
         optimizer = build_optimizer(model, t.learning_rate, t.weight_decay,
-                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon)
+                                    (t.adam_beta1, t.adam_beta2), t.adam_epsilon, t.optim)
     if ds_scheduler:
         fill_schedule(ds, t, max_steps, warmup)
         scheduler = DummyScheduler(optimizer, warmup_num_steps=warmup)

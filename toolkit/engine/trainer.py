@@ -13,36 +13,35 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
-from transformers import GenerationConfig
 
 from toolkit.config import loader
 from toolkit.config.schema import Config
 from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import find_tags
 from toolkit.data.readers import Columns
-from toolkit.data.splits import EMBEDDED, DialogueSplit, load_split
-from toolkit.engine import run_dir as runs
+from toolkit.data.splits import DialogueSplit, describe_splits, load_split
 from toolkit.engine.best_model import BestModelKeeper, export_model
 from toolkit.engine.checkpoint import Resumable
 from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.preemption import PreemptionHandler
-from toolkit.engine.result import TrainingResult
-from toolkit.engine.resume import check_same_run, choose_run_dir, restore, resume_point
+from toolkit.engine.resume import restore, start_run
 from toolkit.engine.setup import build_accelerator, build_loader, fit_batch_size, prepare
-from toolkit.engine.state import TrainState
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gpus
-from toolkit.evaluation.generate import generate_everywhere
+from toolkit.evaluation.generate import generate_everywhere, generation_config, generation_kwargs
 from toolkit.events import Callback, Event, EventBus, RunContext
 from toolkit.events.factory import as_subscriber, subscribers_for
-from toolkit.models.factory import family_of, load_model
+from toolkit.models.adapters import model_info, trainable_state_hooks
+from toolkit.models.families import resolve_family
+from toolkit.models.loading import build_model
+from toolkit.models.prompts import config_prompt_format, stop_token_ids
 from toolkit.models.tokenizer_cache import run_tokenizer
+from toolkit.state import TrainingResult, TrainState
 
 logger = logging.getLogger("toolkit")
 
@@ -86,7 +85,9 @@ class DialogueSummarizationTrainer:
             resolved["meta"]["experiment_name"] = experiment_name
         self.cfg: Config = loader.to_typed(resolved)
         self.best_metric = metric_name(self.cfg.training.metric_for_best_model)
-        self.family = family_of(self.cfg.model.architecture)
+        self.model_family = resolve_family(self.cfg.model.architecture, self.cfg.model.checkpoint)
+        self.family = self.model_family.kind
+        self.prompt = None  # the PromptFormat, once the tokenizer exists
         self.user_callbacks: list[Callback] = []
         self.accelerator: Accelerator | None = None
         self.tokenizer = None
@@ -98,6 +99,11 @@ class DialogueSummarizationTrainer:
     def config(self) -> dict[str, Any]:
         """The resolved config as the nested dict users know (a view of ``cfg``)."""
         return dataclasses.asdict(self.cfg)
+
+    @property
+    def trainer(self) -> DialogueSummarizationTrainer:
+        """The seed guide adds callbacks through `trainer.trainer`; this trainer is that one."""
+        return self
 
     @property
     def output_dir(self) -> Path:
@@ -133,50 +139,32 @@ class DialogueSummarizationTrainer:
         """Accelerator, seed, tokenizer and model (from a checkpoint or a preset)."""
         if self.accelerator is None:
             self.accelerator = build_accelerator(self.cfg)
+            trainable_state_hooks(self.accelerator)  # adapters: checkpoints hold them alone
         m, t = self.cfg.model, self.cfg.tokenizer
         if self.tokenizer is None:
             train = self._train_split()
             tags = find_tags(train.dialogues) + list(t.extra_special_tokens)
             self.tokenizer = run_tokenizer(t, t.path or m.checkpoint, self.family, tags, train,
-                                           self._cache_dir(), self.accelerator)
+                                           self._cache_dir(), self.accelerator,
+                                           add_tokens=self.cfg.peft.method == "none")
+        if self.prompt is None:
+            self.prompt = config_prompt_format(self.model_family, self.tokenizer, self.cfg.data)
         if self.model is None:
-            self.model = load_model(m.architecture, m.checkpoint, m.preset, self.tokenizer,
-                                    max_positions=t.max_source_length + t.max_target_length,
-                                    gradient_checkpointing=m.gradient_checkpointing,
-                                    dropout=m.dropout)
+            self.model = build_model(self.cfg, self.tokenizer, self.model_family)
             self.model.generation_config = self.generation_config()
 
-    def generation_config(self) -> GenerationConfig:
-        base = self.model.generation_config.to_dict()
-        base.update(self.gen_kwargs())
-        for name in ("pad_token_id", "eos_token_id", "bos_token_id", "decoder_start_token_id"):
-            value = getattr(self.model.config, name, None)
-            if value is not None:
-                base[name] = value
-        base.pop("max_length", None)
-        base.pop("transformers_version", None)
-        return GenerationConfig(**base)
+    def generation_config(self):
+        return generation_config(self.model, self.cfg.generation, self.family == "causal",
+                                 stop_token_ids(self.tokenizer, self.prompt))
 
     def gen_kwargs(self) -> dict[str, Any]:
-        g = self.cfg.generation
-        kwargs = {"max_new_tokens": g.max_new_tokens, "num_beams": g.num_beams,
-                  "length_penalty": g.length_penalty, "early_stopping": g.early_stopping,
-                  "repetition_penalty": g.repetition_penalty, "do_sample": False}
-        if g.min_new_tokens:
-            kwargs["min_new_tokens"] = g.min_new_tokens
-        if g.no_repeat_ngram_size:
-            kwargs["no_repeat_ngram_size"] = g.no_repeat_ngram_size
-        if g.num_beams == 1:
-            kwargs.pop("early_stopping")
-            kwargs.pop("length_penalty")
-        return kwargs
+        return generation_kwargs(self.cfg.generation, self.family == "causal")
 
     # ----------------------------------------------------------------------- data
     def _features(self, split: DialogueSplit) -> DialogueSplit:
         t = self.cfg.tokenizer
         builder = FeatureBuilder(self.tokenizer, self.family, t.max_source_length,
-                                 t.max_target_length, add_bos=self.cfg.model.architecture
-                                 in ("bart", "kobart", "gpt2", "kogpt2"))
+                                 t.max_target_length, prompt=self.prompt)
         with self.accelerator.main_process_first():
             split.features = builder.build(split.rows, self._cache_dir() / "features",
                                            self.cfg.data.num_proc)
@@ -263,17 +251,8 @@ class DialogueSummarizationTrainer:
         if "train" not in datasets:
             raise ToolkitError("train() needs datasets['train']; call trainer.prepare_data()")
         acc, cfg, t = self.accelerator, self.cfg, self.cfg.training
-        resume_from = resume_point(resume_from_checkpoint or cfg.checkpoint.resume,
-                                   cfg.general.output_dir, cfg.meta.experiment_name)
-        run_dir = self.run_dir = choose_run_dir(acc, resume_from, cfg.general.output_dir,
-                                                cfg.meta.experiment_name)
-        world_note = check_same_run(run_dir, self.config, acc.num_processes) \
-            if resume_from else None
-        digest = loader.config_hash(self.config)
-        if acc.is_main_process:
-            runs.write_run_files(run_dir, self.config, acc.num_processes)
-        acc.wait_for_everyone()
-
+        start = start_run(acc, cfg, resume_from_checkpoint)
+        run_dir = self.run_dir = start.run_dir
         train, validation = datasets["train"], datasets.get("validation")
         if t.auto_find_batch_size and acc.device.type != "cpu":
             fit_batch_size(t, acc, self.model, train, self.tokenizer.pad_token_id)
@@ -283,30 +262,26 @@ class DialogueSummarizationTrainer:
         loader_ = build_loader(cfg, acc, train, self.tokenizer.pad_token_id)
         batches_per_epoch = len(loader_.batch_sampler)
         prepared = prepare(cfg, acc, self.model, batches_per_epoch)
-        state = TrainState(max_steps=prepared.max_steps, config_hash=digest,
+        state = TrainState(max_steps=prepared.max_steps, config_hash=start.config_hash,
                            world_size=acc.num_processes,
                            global_batch_size=t.per_device_train_batch_size * acc.num_processes
                            * t.gradient_accumulation_steps)
-        if resume_from is not None:
+        if start.resume_from is not None:
             parts = Resumable(prepared.model, prepared.optimizer, prepared.scheduler,
                               loader_.generator)
-            state = restore(acc, resume_from, parts, state, world_note)
-        if acc.is_main_process:
-            for stale in (run_dir / "checkpoints").glob(".tmp-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-
+            state = restore(acc, start.resume_from, parts, state, start.world_note)
         bus = self._bus()
         run = RunContext(run_dir=run_dir, experiment_name=cfg.meta.experiment_name,
-                         config=loader.redact(self.config), config_hash=digest,
+                         config=loader.redact(self.config), config_hash=start.config_hash,
                          is_main_process=acc.is_main_process, process_index=acc.process_index,
-                         num_processes=acc.num_processes, resumed=resume_from is not None,
-                         model_info=self._model_info(), dataset_info=dataset_info(datasets),
+                         num_processes=acc.num_processes, resumed=start.resume_from is not None,
+                         model_info=self._model_info(), dataset_info=describe_splits(datasets),
                          control=bus.control)
         eval_on = t.eval_strategy != "no" and validation is not None
         keeper = BestModelKeeper(
             acc, self.tokenizer, validation, self._eval_settings(), self.best_metric,
             t.greater_is_better, self.generation_config(), run_dir,
-            cfg.evaluation.save_predictions, cfg.evaluation.num_samples_to_log) \
+            cfg.evaluation.save_predictions, cfg.evaluation.num_samples_to_log, self.prompt) \
             if eval_on else None
 
         def run_evaluation() -> dict[str, float]:
@@ -317,7 +292,8 @@ class DialogueSummarizationTrainer:
                 accelerator=acc, model=prepared.model, optimizer=prepared.optimizer,
                 scheduler=prepared.scheduler, loader=loader_, bus=bus, run=run, state=state,
                 causal=self.family == "causal", accumulation=t.gradient_accumulation_steps,
-                max_grad_norm=t.max_grad_norm, logging_steps=t.logging_steps,
+                max_grad_norm=t.max_grad_norm, label_smoothing=t.label_smoothing,
+                logging_steps=t.logging_steps,
                 eval_every=t.eval_steps if eval_on and t.eval_strategy == "steps" else 0,
                 eval_at_epoch_end=eval_on and t.eval_strategy == "epoch",
                 save_every=t.save_steps, save_total_limit=cfg.checkpoint.save_total_limit,
@@ -336,45 +312,21 @@ class DialogueSummarizationTrainer:
                 ) -> TrainingResult:
         run_dir = run.run_dir
         export_model(self.accelerator, model, self.tokenizer, self.generation_config(),
-                     run_dir / "final")
-        best_dir = run_dir / "best" if (run_dir / "best").is_dir() else run_dir / "final"
-        best = {k.removeprefix("best/"): v for k, v in state.last_metrics.items()
-                if k.startswith("best/")}
-        final = {k.removeprefix("eval/"): v for k, v in state.last_metrics.items()
-                 if k.startswith("eval/")}
-        if not final:
-            final = {k.removeprefix("train/"): v for k, v in state.last_metrics.items()
-                     if k.startswith("train/")}
-        result = TrainingResult(
-            best_metrics=best or dict(final), final_metrics=final, model_path=str(best_dir),
-            final_model_path=str(run_dir / "final"), run_dir=str(run_dir), status=status,
-            global_step=state.global_step, best_step=state.best_step,
-            train_loss=state.last_metrics.get("train/loss"))
+                     run_dir / "final", self.prompt)
+        result = TrainingResult.from_state(state, run_dir, status)
         bus.emit(Event.TRAIN_END, state, result=result)
         result.experiment_id = run.shared.get("experiment_id")
         result.model_id = run.shared.get("model_id")
         if self.accelerator.is_main_process:
             logger.info("%s: %s at step %d; best %s = %s; model: %s", run_dir.name, status,
                         state.global_step, self.best_metric,
-                        result.best_metrics.get(self.best_metric), best_dir)
+                        result.best_metrics.get(self.best_metric), result.model_path)
         return result
 
     def _model_info(self) -> dict[str, Any]:
-        m = self.cfg.model
-        return {"architecture": m.architecture, "checkpoint": m.checkpoint,
-                "preset": None if m.checkpoint else m.preset,
-                "num_parameters": sum(p.numel() for p in self.model.parameters())}
-
-
-def dataset_info(datasets: dict[str, DialogueSplit]) -> dict[str, Any]:
-    """Sizes, sources and dropped rows of each split, as the tracker records them."""
-    info: dict[str, Any] = {}
-    for name, split in datasets.items():
-        short = {"train": "train", "validation": "val", "test": "test"}[name]
-        info[f"{short}_size"] = len(split)
-        info[f"{short}_source"] = split.source if split.source != EMBEDDED else EMBEDDED
-        info[f"{short}_dropped"] = split.dropped
-    return info
+        return {**model_info(self.model, self.cfg.model, self.cfg.peft,
+                             self.model_family.architecture),
+                "precision": self.accelerator.mixed_precision}
 
 
 def create_trainer(config: str | Path | dict[str, Any], sweep_mode: bool = False,

@@ -56,7 +56,7 @@ def _setup(args: argparse.Namespace):
     """Accelerator (logging on the main process only) and the loaded model bundle."""
     from accelerate import Accelerator
 
-    from toolkit.engine.devices import setup_logging
+    from toolkit.console import setup_logging
     from toolkit.evaluation.predict import load_model_dir
 
     accelerator = Accelerator()

@@ -1,4 +1,4 @@
-"""Prediction from a saved model directory: load, build prompts, generate sorted by length.
+"""Prediction from a saved model (or adapter) directory: load, build prompts, generate sorted by length.
 
 The one place that turns a ``save_pretrained`` directory (model, tokenizer, generation_config)
 into something that generates; ``toolkit predict``, ``toolkit evaluate`` and the benchmarks
@@ -20,29 +20,20 @@ import datasets
 import torch
 import yaml
 from accelerate import Accelerator
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    GenerationConfig,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.cache_utils import Cache, EncoderDecoderCache
 
-from toolkit.data.features import SEPARATOR, FeatureBuilder
+from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import normalise
 from toolkit.data.readers import Columns, normalise_rows, read_rows, reference_columns
-from toolkit.errors import DataError, ToolkitError, weights_error
+from toolkit.errors import DataError, ToolkitError
 from toolkit.evaluation.generate import generate_everywhere
-from toolkit.models.factory import load_tokenizer
+from toolkit.models.loading import check_model_dir as check_model_dir  # re-exported for the CLI
+from toolkit.models.loading import load_saved
+from toolkit.models.prompts import PromptFormat
 
 logger = logging.getLogger("toolkit")
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
-# Model types whose prompts start with bos, as the trainer builds them (T5 has no bos).
-BOS_MODEL_TYPES = ("bart", "gpt2")
 GENERATION_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "length_penalty",
                    "no_repeat_ngram_size", "early_stopping", "repetition_penalty", "do_sample")
 DEFAULT_MAX_NEW_TOKENS = 64
@@ -60,6 +51,7 @@ class ModelBundle:
     add_bos: bool
     generation_config: GenerationConfig
     max_source_length: int
+    prompt: PromptFormat
 
     @property
     def causal(self) -> bool:
@@ -90,50 +82,21 @@ def _source_length(config, directory: Path, causal: bool, max_new_tokens: int) -
     return max(8, positions - max_new_tokens) if causal else positions
 
 
-def check_model_dir(path: str | Path) -> Path:
-    """The directory, if it holds a saved model (config.json and weights); else a ToolkitError."""
-    directory = Path(path)
-    if not directory.is_dir():
-        raise ToolkitError(f"model directory {directory} does not exist; pass the best/ or "
-                           f"final/ directory of a training run as --model")
-    if not (directory / "config.json").is_file() or not any(
-            (directory / name).is_file() for name in WEIGHT_FILES):
-        raise ToolkitError(f"{directory} holds no saved model (config.json and "
-                           f"model.safetensors); pass the best/ or final/ directory of a run")
-    return directory
-
-
 def load_model_dir(path: str | Path, device: torch.device | str | None = None,
                    max_source_length: int | None = None) -> ModelBundle:
-    """Model (seq2seq or causal by ``config.is_encoder_decoder``), tokenizer and generation
-    config from one ``save_pretrained`` directory, in eval mode on ``device``."""
-    directory = check_model_dir(path)
-    try:
-        config = AutoConfig.from_pretrained(directory)
-        causal = not config.is_encoder_decoder
-        auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
-        model = auto.from_pretrained(directory)
-    except (OSError, ValueError, KeyError) as error:
-        raise ToolkitError(f"cannot load the model in {directory} ({type(error).__name__}: "
-                           f"{error}); check that it is a complete save_pretrained dir") from None
-    except Exception as error:
-        raise (weights_error(directory, error) or error) from None
-    tokenizer = load_tokenizer(str(directory))
-    if tokenizer.pad_token_id is None:
-        raise ToolkitError(f"the tokenizer in {directory} has no pad token; save the tokenizer "
-                           f"the model was trained with next to it")
-    if causal and SEPARATOR not in tokenizer.get_vocab():
-        raise ToolkitError(f"the tokenizer in {directory} lacks the {SEPARATOR} separator the "
-                           f"toolkit's decoder-only models are trained with")
-    generation = model.generation_config
-    max_new = generation.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
-    model.to(device or "cpu").eval()
+    """Model (seq2seq or causal; a full model or base + adapter), tokenizer, prompt format and
+    generation config from one saved directory, in eval mode on ``device``."""
+    saved = load_saved(path)
+    directory = Path(path)
+    max_new = saved.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+    saved.model.to(device or "cpu").eval()
     return ModelBundle(
-        directory=directory, model=model, tokenizer=tokenizer,
-        family="causal" if causal else "seq2seq",
-        add_bos=config.model_type in BOS_MODEL_TYPES, generation_config=generation,
-        max_source_length=max_source_length or _source_length(config, directory, causal,
-                                                              max_new))
+        directory=directory, model=saved.model, tokenizer=saved.tokenizer,
+        family="causal" if saved.causal else "seq2seq", add_bos=saved.prompt.add_bos,
+        generation_config=saved.generation_config,
+        max_source_length=max_source_length or _source_length(saved.config, directory,
+                                                              saved.causal, max_new),
+        prompt=saved.prompt)
 
 
 def generation_kwargs(bundle: ModelBundle, **overrides: Any) -> dict[str, Any]:
@@ -153,7 +116,7 @@ def prompt_features(bundle: ModelBundle, rows: list[dict], max_target_length: in
                     ) -> datasets.Dataset:
     """Token features of normalised rows ({dialogue, references}) as the trainer builds them."""
     builder = FeatureBuilder(bundle.tokenizer, bundle.family, bundle.max_source_length,
-                             max_target_length, bundle.add_bos)
+                             max_target_length, prompt=bundle.prompt)
     return builder.build(rows, cache_dir=None)
 
 

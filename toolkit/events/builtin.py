@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from toolkit.engine.state import TrainState
 from toolkit.events.bus import Callback, RunContext, StopTraining
+from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from toolkit.engine.state import TrainState
 from toolkit.events.bus import Callback, RunContext
+from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
 

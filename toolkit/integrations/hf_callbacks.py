@@ -31,8 +31,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from toolkit.events.bus import Callback, RunContext
 
 if TYPE_CHECKING:
-    from toolkit.engine.result import TrainingResult
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainingResult, TrainState
 
 # ours -> the Trainer's
 TRAIN_KEYS = {"train/loss": "loss", "train/learning_rate": "learning_rate",

@@ -22,8 +22,7 @@ from toolkit.events.bus import Callback, RunContext
 if TYPE_CHECKING:
     from accelerate.tracking import GeneralTracker
 
-    from toolkit.engine.result import TrainingResult
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainingResult, TrainState
 
 MARKER = "trackers.json"  # in the run dir: the tracker runs a resumed training run continues
 TENSORBOARD_DIR = "tensorboard"

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.events.bus import Callback, RunContext
 
 if TYPE_CHECKING:
-    from toolkit.engine.result import TrainingResult
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainingResult, TrainState
 
 MARKER = "wandb.json"  # in the run dir: the W&B run a resumed training run continues
 SHARED_RUN_ENV = "TOOLKIT_WANDB_SHARED_RUN"

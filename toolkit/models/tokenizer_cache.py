@@ -28,11 +28,12 @@ def tokenizer_key(settings: Tokenizer, family: str, tags: list[str], train: Dial
 
 
 def run_tokenizer(settings: Tokenizer, source: str | None, family: str, tags: list[str],
-                  train: DialogueSplit, cache_dir: Path, accelerator: Accelerator
-                  ) -> PreTrainedTokenizerBase:
-    """`source`'s tokenizer with the tags added, or the cached one trained on `train`."""
+                  train: DialogueSplit, cache_dir: Path, accelerator: Accelerator,
+                  add_tokens: bool = True) -> PreTrainedTokenizerBase:
+    """`source`'s tokenizer with the tags added (unless `add_tokens` is false: adapters keep the
+    vocabulary), or the cached one trained on `train`."""
     if source:
-        return build_tokenizer(source, [], tags, 0, "", family)
+        return build_tokenizer(source, [], tags, 0, "", family, add_tokens=add_tokens)
     cached = cache_dir / f"tokenizer-{tokenizer_key(settings, family, tags, train)}"
     with accelerator.main_process_first():
         if cached.is_dir():

@@ -1,16 +1,23 @@
-"""Local sweeps on Optuna, and the trial processes that both sweep backends start.
+"""Local sweeps on Optuna: the sampler, the pruner, the shared study and its workers.
 
-A trial is one training run in its own process group::
+Each Optuna trial is one trial process (toolkit.sweep.trial); the study lives in
+toolkit.sweep.storage and is shown by toolkit.sweep.status. Workers (``--workers K``
+processes, on one machine or on several with ``--storage``) share one study: by default
+Optuna's journal file in the study directory (Optuna advises against SQLite for parallel
+workers); ``--storage`` takes any Optuna storage, an RDB URL (``postgresql://...``,
+``sqlite:///...``) or a journal file on a shared disk. On a GPU machine each worker gets its own
+GPUs (toolkit.sweep.devices). W&B's distributions map to Optuna as
+toolkit.sweep.distributions says.
 
-    <launch> <program> --config BASE --params-file trials/trial_N/params.json <overrides>
-
-so every rank reads the same parameters, and stopping the group stops every rank. Workers
-(``--workers K`` processes) share one study in Optuna's journal file (Optuna advises against
-SQLite for parallel workers). With ``early_terminate: hyperband`` the trial's
-:class:`~toolkit.sweep.reporter.SweepReporter` appends each evaluation to a report file; the
-worker passes it to ``trial.report`` (the step is the evaluation count, W&B's "iteration") and,
-when Optuna says prune, stops the group (SIGTERM: the trainer checkpoints and exits as
-interrupted; SIGKILL after a grace period) and notes "pruned" on the tracked run.
+With ``early_terminate: hyperband`` the trial's :class:`~toolkit.sweep.reporter.SweepReporter`
+appends each evaluation to a report file; the worker passes it to ``trial.report`` (the step is
+the evaluation count, W&B's "iteration") and, when Optuna says prune, stops the trial's group and
+notes "pruned" on the tracked run. W&B's hyperband is asynchronous successive halving on one
+bracket: a run is stopped at band min_iter * eta^k unless it is in the top 1/eta of the runs
+that reached that band. Optuna's SuccessiveHalvingPruner (min_resource = the first band,
+reduction_factor = eta) does the same; approximate: with max_iter and s, W&B's bands stop at
+max_iter / eta while Optuna's go on. ``run_cap`` caps the trials of the study (every worker and
+node together) and ``metric.target`` ends the sweep when a trial reaches it.
 """
 
 from __future__ import annotations
@@ -21,196 +28,36 @@ import logging
 import math
 import multiprocessing
 import os
-import shlex
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ToolkitError
+from toolkit.sweep import distributions
 from toolkit.sweep.params import write_params_file
-from toolkit.sweep.reporter import METRIC_ENV, REPORT_ENV, REPORTER
+from toolkit.sweep.reporter import METRIC_ENV, REPORT_ENV
 from toolkit.sweep.spec import Parameter, SweepSpec
-from toolkit.tracking.db import TrackingError
-from toolkit.tracking.tracker import ExperimentTracker
+from toolkit.sweep.status import best_trial
+from toolkit.sweep.storage import make_storage
+from toolkit.sweep.trial import (
+    ReportReader,
+    SweepPlan,
+    TrialFailed,
+    best_value,
+    free_port,
+    gpu_environment,
+    mark_run,
+    start_trial,
+    supervise,
+    tail,
+    trial_command,
+    trial_overrides,
+)
 
 logger = logging.getLogger(__name__)
-
-POLL_S = 0.5
-KILL_GRACE_S = 60.0
-JOURNAL = "study.journal"
-TAIL_LINES = 15
-REPO = Path(__file__).resolve().parents[2]
-
-
-class TrialFailed(ToolkitError):
-    """A trial process failed, or its run logged no value of the sweep metric."""
-
-
-@dataclass
-class SweepPlan:
-    """What a worker needs to start trials (picklable, for worker processes)."""
-
-    spec: SweepSpec
-    program: str  # the training script, resolved
-    config: str  # the base config file
-    study_dir: Path
-    db_path: str  # the tracking database of every trial
-    callbacks: list[Any]  # the base config's subscribers (with the user's overrides applied)
-    overrides: list[str] = field(default_factory=list)  # the user's --set items
-    launch: str | None = None
-    grace_s: float = KILL_GRACE_S
-
-
-# --------------------------------------------------------------------- trial processes
-def resolve_program(program: str) -> str:
-    """The sweep's `program`, as given or relative to the toolkit's repository."""
-    for candidate in (Path(program), REPO / program):
-        if candidate.is_file():
-            return str(candidate.resolve())
-    raise ConfigError([f"sweep program `{program}` is not a file; the toolkit's training script "
-                       f"is toolkit/train.py (set `program: toolkit/train.py`)"])
-
-
-def trial_overrides(plan: SweepPlan, experiment_name: str, report: bool) -> list[str]:
-    """The trial's `section.key=value` arguments; the sweep's own settings come last and win."""
-    metric = plan.spec.metric_key.removeprefix("eval/")
-    items = [f"general.output_dir={plan.study_dir / 'runs'}", *plan.overrides,
-             "tracking.enabled=true", f"tracking.db_path={plan.db_path}",
-             f"meta.experiment_name={experiment_name}",
-             f"training.metric_for_best_model={metric}",
-             f"training.greater_is_better={str(plan.spec.maximize).lower()}"]
-    if report:
-        items.append(f"callbacks={json.dumps([*plan.callbacks, REPORTER])}")
-    return items
-
-
-def launch_prefix(launch: str | None, port: int) -> list[str]:
-    """The words before the program; `{port}` (or a launcher's missing port flag) gets `port`."""
-    if not launch:
-        return [sys.executable]
-    words = shlex.split(launch.replace("{port}", str(port)))
-    if "{port}" in launch or not words:
-        return words
-    tool = Path(words[0]).name
-    if tool == "accelerate" and not any(w.startswith("--main_process_port") for w in words):
-        words += ["--main_process_port", str(port)]
-    elif tool == "torchrun" and not any(w.startswith(("--master_port", "--master-port"))
-                                        for w in words):
-        words += ["--master_port", str(port)]
-    return words
-
-
-def trial_command(plan: SweepPlan, params_file: Path, overrides: list[str], port: int
-                  ) -> list[str]:
-    return [*launch_prefix(plan.launch, port), plan.program, "--config", plan.config,
-            "--params-file", str(params_file), *overrides]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_trial(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """The trial as the leader of a new process group, its output in `log_path`."""
-    with log_path.open("ab") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def _signal_group(proc: subprocess.Popen, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signum)
-
-
-def stop_group(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM to every process of the trial; SIGKILL to what is left after `grace_s`."""
-    _signal_group(proc, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace_s)
-    _signal_group(proc, signal.SIGKILL)
-    proc.wait()
-
-
-def supervise(proc: subprocess.Popen, should_stop: Callable[[], bool], grace_s: float) -> bool:
-    """Wait for the trial; stop its group when `should_stop()` says so (returns True) or when
-    this thread is interrupted (Ctrl-C, a W&B stop command), which is re-raised."""
-    try:
-        while proc.poll() is None:
-            if should_stop():
-                stop_group(proc, grace_s)
-                return True
-            time.sleep(POLL_S)
-    except BaseException:
-        stop_group(proc, grace_s)
-        raise
-    return False
-
-
-def tail(path: Path, lines: int = TAIL_LINES) -> str:
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
-
-
-class ReportReader:
-    """The complete JSON lines a trial appended to its report file since the last read."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-
-
-def best_value(history: Path, key: str, maximize: bool) -> float | None:
-    """The best finite value of `key` in a run's metrics.jsonl, or None."""
-    if not history.is_file():
-        return None
-    values = [record[key] for record in map(json.loads, history.read_text("utf-8").splitlines())
-              if isinstance(record.get(key), (int, float)) and math.isfinite(record[key])]
-    if not values:
-        return None
-    return max(values) if maximize else min(values)
-
-
-def mark_run(db_path: str, experiment_id: str | None, status: str, note: str) -> bool:
-    """Set a tracked run's status and note unless it already finished; True when set."""
-    if experiment_id is None:
-        return False
-    try:
-        ExperimentTracker(db_path).update_experiment_status(experiment_id, status, notes=note)
-    except TrackingError as error:
-        logger.debug("run %s keeps its status: %s", experiment_id, error)
-        return False
-    return True
-
-
-# ------------------------------------------------------------------------------ optuna
-def storage(study_dir: Path) -> JournalStorage:
-    study_dir.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(study_dir / JOURNAL)))
-
 
 def _choice(value: Any) -> Any:
     """Optuna's categorical choices are scalars: lists and mappings travel as JSON text."""
@@ -229,47 +76,46 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
-    """W&B's hyperband settings as Optuna's HyperbandPruner (resources are evaluations)."""
+    """W&B's hyperband as successive halving (resources are evaluations): see the module."""
     band = spec.early_terminate
     if band is None:
         return optuna.pruners.NopPruner()
-    min_resource = band.min_iter or max(1, band.max_iter // band.eta ** (band.s or 0))
-    return optuna.pruners.HyperbandPruner(min_resource=min_resource,
-                                          max_resource=band.max_iter or "auto",
-                                          reduction_factor=band.eta)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=band.first_band,
+                                                  reduction_factor=band.eta)
 
 
 def suggest(trial: optuna.Trial, p: Parameter) -> Any:
-    """The trial's value of one parameter, drawn as W&B would draw it."""
+    """The trial's value of one parameter, drawn as W&B would draw it: Optuna's own
+    distribution where it has W&B's, else a quantile mapped through W&B's inverse CDF."""
     kind = p.distribution
     if kind == "constant":
         return p.value
-    if kind == "categorical":
+    if kind == "categorical" and not p.probabilities:
         options = {_choice(v): v for v in p.values}
         return options[trial.suggest_categorical(p.name, list(options))]
     if kind == "int_uniform":
         return trial.suggest_int(p.name, int(p.min), int(p.max))
-    if kind == "normal":  # Optuna has no normal: draw the quantile, map it through the CDF
-        quantile = trial.suggest_float(f"{p.name}:quantile", 1e-6, 1 - 1e-6)
-        return NormalDist(p.mu, p.sigma).inv_cdf(quantile)
-    low, high = (math.exp(p.min), math.exp(p.max)) if kind == "log_uniform" else (p.min, p.max)
-    return trial.suggest_float(p.name, low, high, step=p.q if kind == "q_uniform" else None,
-                               log=kind in ("log_uniform", "log_uniform_values"))
+    if kind == "uniform":
+        return trial.suggest_float(p.name, p.min, p.max)
+    bounds = distributions.log_bounds(p)
+    if bounds is not None and not kind.startswith("q_"):
+        return trial.suggest_float(p.name, *bounds, log=True)
+    return distributions.draw(p, trial.suggest_float(f"{p.name}:quantile", 0.0, 1.0))
 
 
 def open_study(plan: SweepPlan, create: bool = False) -> optuna.Study:
-    """The sweep's study in its journal file (created, or joined by a worker)."""
+    """The sweep's study in its storage (created, or joined by a worker)."""
     spec = plan.spec
-    kwargs = {"study_name": spec.name, "storage": storage(plan.study_dir),
+    kwargs = {"study_name": spec.name, "storage": make_storage(plan.storage, plan.study_dir),
               "sampler": make_sampler(spec), "pruner": make_pruner(spec)}
     if not create:
         return optuna.load_study(**kwargs)
     direction = "maximize" if spec.maximize else "minimize"
     study = optuna.create_study(direction=direction, load_if_exists=True, **kwargs)
     if study.direction.name.lower() != direction:
-        raise ToolkitError(f"{plan.study_dir} holds study `{spec.name}` with direction "
+        raise ToolkitError(f"the storage holds study `{spec.name}` with direction "
                            f"{study.direction.name.lower()}, but the sweep's goal is {spec.goal};"
-                           f" pass another --study-dir")
+                           f" pass another --study-dir or --storage")
     study.set_user_attr("metric", spec.metric_key)
     study.set_user_attr("goal", spec.goal)
     study.set_user_attr("fixed", {p.name: p.value for p in spec.parameters
@@ -280,8 +126,9 @@ def open_study(plan: SweepPlan, create: bool = False) -> optuna.Study:
 class TrialRunner:
     """The objective: one Optuna trial as one training process; returns its best metric."""
 
-    def __init__(self, plan: SweepPlan):
+    def __init__(self, plan: SweepPlan, devices: list[str] | None = None):
         self.plan = plan
+        self.devices = devices  # this worker's GPUs (None: as the machine has them)
 
     def __call__(self, trial: optuna.Trial) -> float:
         plan, spec = self.plan, self.plan.spec
@@ -289,6 +136,7 @@ class TrialRunner:
         trial.set_user_attr("params", {p.name: params[p.name] for p in spec.parameters
                                        if p.distribution != "constant"})
         trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("devices", self.devices)
         directory = plan.study_dir / "trials" / f"trial_{trial.number:04d}"
         directory.mkdir(parents=True, exist_ok=True)
         write_params_file(directory / "params.json", params)
@@ -296,7 +144,8 @@ class TrialRunner:
         overrides = trial_overrides(plan, f"{spec.name}_trial{trial.number}", report=True)
         command = trial_command(plan, directory / "params.json", overrides, free_port())
         trial.set_user_attr("log", str(log))
-        env = {**os.environ, REPORT_ENV: str(report), METRIC_ENV: spec.metric_key}
+        env = gpu_environment(os.environ, self.devices,
+                                **{REPORT_ENV: str(report), METRIC_ENV: spec.metric_key})
         feed = Feed(trial, ReportReader(report))
         proc = start_trial(command, env, log)
         pruned = supervise(proc, feed.poll, plan.grace_s)
@@ -369,27 +218,44 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_worker(plan: SweepPlan, n_trials: int) -> None:
-    """One worker: `n_trials` trials of the shared study, one after another."""
+def finished(spec: SweepSpec, study: optuna.Study) -> bool:
+    """Whether the sweep is over: `run_cap` trials started, or the best reached the target."""
+    if spec.run_cap is not None and len(study.trials) >= spec.run_cap:
+        return True
+    best = best_trial(study)
+    return best is not None and spec.reached(best.value)
+
+
+def run_worker(plan: SweepPlan, n_trials: int, devices: list[str] | None = None) -> None:
+    """One worker: up to `n_trials` trials of the shared study, one after another, on
+    `devices` (GPU ids) when given."""
+    def stop_when_finished(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if finished(plan.spec, study):
+            study.stop()
+
     with sigterm_as_exit():
         study = open_study(plan)
-        study.optimize(TrialRunner(plan), n_trials=n_trials, catch=(TrialFailed,))
+        if not finished(plan.spec, study):
+            study.optimize(TrialRunner(plan, devices), n_trials=n_trials, catch=(TrialFailed,),
+                           callbacks=[stop_when_finished])
 
 
 def grid_size(spec: SweepSpec) -> int:
     return math.prod(len(p.values) for p in spec.parameters if p.distribution == "categorical")
 
 
-def run_local(plan: SweepPlan, count: int, workers: int = 1) -> optuna.Study:
-    """`count` trials split over `workers` processes sharing the study; returns the study."""
+def run_local(plan: SweepPlan, count: int, devices: list[list[str] | None]) -> optuna.Study:
+    """`count` trials split over one worker process per entry of `devices` (its GPU ids, or
+    None), all sharing the study; returns the study."""
     study = open_study(plan, create=True)
+    workers = len(devices)
     shares = [n for n in (count // workers + (i < count % workers) for i in range(workers)) if n]
     if len(shares) == 1:
-        run_worker(plan, shares[0])
+        run_worker(plan, shares[0], devices[0])
         return study
     context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=run_worker, args=(plan, n), name=f"sweep-worker-{i}")
-             for i, n in enumerate(shares)]
+    procs = [context.Process(target=run_worker, args=(plan, n, devices[i]),
+                             name=f"sweep-worker-{i}") for i, n in enumerate(shares)]
     with sigterm_as_exit():
         for proc in procs:
             proc.start()
@@ -406,43 +272,3 @@ def run_local(plan: SweepPlan, count: int, workers: int = 1) -> optuna.Study:
         raise ToolkitError(f"{len(failed)} of {len(procs)} sweep workers failed (exit codes "
                            f"{', '.join(failed)}); their errors are printed above")
     return study
-
-
-# ------------------------------------------------------------------------------ status
-def load_existing(study_dir: Path) -> optuna.Study:
-    if not (study_dir / JOURNAL).is_file():
-        raise ToolkitError(f"{study_dir} holds no sweep study ({JOURNAL} is missing); pass the "
-                           f"--study-dir of a local sweep, or the sweep YAML it ran")
-    journal = storage(study_dir)
-    names = optuna.get_all_study_names(journal)
-    return optuna.load_study(study_name=names[0], storage=journal)
-
-
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    try:
-        return study.best_trial
-    except ValueError:  # no completed trial yet
-        return None
-
-
-def describe_best(study: optuna.Study) -> str:
-    best = best_trial(study)
-    if best is None:
-        return "best: no completed trial yet"
-    metric = study.user_attrs.get("metric", "value")
-    params = ", ".join(f"{k}={v}" for k, v in best.user_attrs.get("params", best.params).items())
-    return (f"best: trial {best.number}, {metric} = {best.value:.4g}\n  params: {params}\n"
-            f"  run dir: {best.user_attrs.get('run_dir')}")
-
-
-def describe(study: optuna.Study) -> str:
-    """The trials (number, state, value, params, run dir) and the best so far."""
-    from toolkit.tracking.cli import table
-
-    metric = study.user_attrs.get("metric", "value")
-    rows = [(t.number, t.state.name.lower(), t.value, t.user_attrs.get("params", t.params),
-             t.user_attrs.get("run_dir")) for t in study.trials]
-    header = f"sweep {study.study_name}: {len(rows)} trial(s), {metric} " \
-             f"({study.user_attrs.get('goal', study.direction.name.lower())})"
-    body = table(("#", "STATE", metric.upper(), "PARAMS", "RUN DIR"), rows)
-    return f"{header}\n{body}\n{describe_best(study)}"

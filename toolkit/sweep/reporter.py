@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.events.bus import Callback, RunContext
 
 if TYPE_CHECKING:
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainState
 
 REPORT_ENV = "TOOLKIT_SWEEP_REPORT"
 METRIC_ENV = "TOOLKIT_SWEEP_METRIC"

@@ -12,13 +12,18 @@ Everything past ``wandb.sweep`` needs the W&B server.
 from __future__ import annotations
 
 import functools
+import netrc
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from toolkit.errors import ToolkitError
 from toolkit.integrations.wandb_callback import SHARED_RUN_ENV
-from toolkit.sweep.local import (
+from toolkit.sweep.params import write_params_file
+from toolkit.sweep.spec import SweepSpec
+from toolkit.sweep.trial import (
     SweepPlan,
     TrialFailed,
     free_port,
@@ -28,11 +33,34 @@ from toolkit.sweep.local import (
     trial_command,
     trial_overrides,
 )
-from toolkit.sweep.params import write_params_file
-from toolkit.sweep.spec import SweepSpec
 
 # The agent's sweep context: the trial joins the agent's run instead of starting one.
 SWEEP_ENV = ("WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH")
+
+
+def logged_in(environ: Mapping[str, str]) -> bool:
+    """Whether W&B has credentials: WANDB_API_KEY, an identity token file, or the netrc entry
+    that `wandb login` writes for the server's host (checked without a network call)."""
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    path = Path(environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def require_login(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse, in one line, a W&B sweep that cannot reach the server."""
+    environ = os.environ if environ is None else environ
+    mode = environ.get("WANDB_MODE", "")
+    if mode in ("offline", "dryrun", "disabled"):
+        raise ToolkitError(f"W&B sweeps need the W&B server, but WANDB_MODE={mode}: unset it "
+                           f"(and log in with `wandb login`), or use --backend local")
+    if not logged_in(environ):
+        raise ToolkitError("W&B is not logged in: run `wandb login` (or set WANDB_API_KEY), "
+                           "or use --backend local")
 
 
 def _lookup(config: Mapping[str, Any], name: str) -> Any:

@@ -21,9 +21,10 @@ from toolkit.tracking.registry import ModelRegistry
 from toolkit.tracking.tracker import ExperimentTracker
 
 if TYPE_CHECKING:
-    from toolkit.engine.result import TrainingResult
-    from toolkit.engine.state import TrainState
+    from toolkit.state import TrainingResult, TrainState
 
+# what the registry records about the model's size and adapter (toolkit.models.adapters)
+PARAMETER_KEYS = ("num_parameters", "trainable_parameters", "torch_dtype", "adapter")
 logger = logging.getLogger(__name__)
 
 TRACKING_FILE = "tracking.json"  # in the run dir: which experiment a resumed run continues
@@ -232,6 +233,7 @@ class RegistryCallback(_DatabaseSubscriber):
                 "batch_size": training.get("per_device_train_batch_size"),
                 "learning_rate": training.get("learning_rate"),
                 "global_step": result.global_step,
+                **{key: run.model_info[key] for key in PARAMETER_KEYS if key in run.model_info},
             },
             file_path=result.model_path,
             experiment_id=run.shared.get("experiment_id"),

@@ -1,0 +1,200 @@
+"""LoRA and QLoRA adapters (peft): wrapping a base model, what a checkpoint of one holds, what
+the tracker records, and the saved adapter directory (adapter + tokenizer, base by reference).
+
+Only adapter weights train; the optimizer is built from parameters with requires_grad, so it
+sees only them. Checkpoints store the trainable tensors alone (`trainable_state_hooks`): a few
+MB for a billion-parameter base, and exact resume because the frozen base is reloaded as is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+
+from toolkit.errors import CheckpointError, ConfigError, ToolkitError
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def require_peft():
+    try:
+        import peft
+    except ImportError:
+        raise ConfigError(["peft.method needs the peft package; install the llm extra "
+                           "(pip install -e '.[llm]') or set peft.method=none"]) from None
+    return peft
+
+
+def check_peft(method: str, checkpoint: str | None) -> None:
+    """Refuse what cannot work before anything loads: adapters on a random base, 4-bit off GPU."""
+    if method == "none":
+        return
+    require_peft()
+    if checkpoint is None:
+        raise ConfigError([f"peft.method={method} adapts a pretrained base, but model.checkpoint "
+                           f"is null (a from-scratch model has nothing to adapt and its random "
+                           f"base could not be found again); set model.checkpoint or "
+                           f"peft.method=none"])
+    if method == "qlora":
+        if not torch.cuda.is_available():
+            raise ConfigError(["peft.method=qlora loads the base in 4 bits with bitsandbytes, "
+                               "whose 4-bit kernels need a CUDA GPU, and this machine has none; "
+                               "use peft.method=lora here"])
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise ConfigError(["peft.method=qlora needs the bitsandbytes package; install it "
+                               "(pip install -e '.[qlora]') or use peft.method=lora"]) from None
+
+
+def quantization_config(method: str, compute_dtype: torch.dtype = torch.bfloat16):
+    """4-bit NF4 with double quantization (the QLoRA recipe); None unless method is qlora."""
+    if method != "qlora":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                              bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype)
+
+
+def apply_adapters(model: torch.nn.Module, peft_cfg, causal: bool,
+                   gradient_checkpointing: bool = False) -> torch.nn.Module:
+    """The model wrapped with LoRA adapters; every base weight frozen."""
+    peft = require_peft()
+    if peft_cfg.method == "qlora":
+        model = peft.prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif gradient_checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks need a grad
+    config = peft.LoraConfig(
+        r=peft_cfg.r, lora_alpha=peft_cfg.alpha, lora_dropout=peft_cfg.dropout,
+        target_modules=list(peft_cfg.target_modules) or "all-linear",
+        modules_to_save=list(peft_cfg.modules_to_save) or None,
+        task_type="CAUSAL_LM" if causal else "SEQ_2_SEQ_LM")
+    try:
+        return peft.get_peft_model(model, config)
+    except ValueError as error:
+        raise ConfigError([f"peft.target_modules {list(peft_cfg.target_modules)} do not fit the "
+                           f"model ({str(error).splitlines()[0]}); name modules it has (e.g. "
+                           f"q_proj, v_proj) or leave the list empty for every linear layer"]
+                          ) from None
+
+
+def is_adapter(model: torch.nn.Module) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        return False
+    return isinstance(model, PeftModel)
+
+
+def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameters; 4-bit weights count their real number of values."""
+    trainable = total = 0
+    for param in model.parameters():
+        count = param.numel()
+        if getattr(param, "quant_state", None) is not None:  # bitsandbytes packs 2 per byte
+            count *= 2
+        total += count
+        trainable += count if param.requires_grad else 0
+    return trainable, total
+
+
+def model_info(model: torch.nn.Module, model_cfg, peft_cfg, architecture: str) -> dict[str, Any]:
+    """What the tracker and registry record about the model (RunContext.model_info)."""
+    trainable, total = parameter_counts(model)
+    info: dict[str, Any] = {
+        "architecture": architecture, "checkpoint": model_cfg.checkpoint,
+        "preset": None if model_cfg.checkpoint else model_cfg.preset,
+        "num_parameters": total, "trainable_parameters": trainable,
+        "torch_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+    }
+    if peft_cfg.method != "none":
+        info["adapter"] = {"method": peft_cfg.method, "r": peft_cfg.r, "alpha": peft_cfg.alpha,
+                           "dropout": peft_cfg.dropout,
+                           "target_modules": list(peft_cfg.target_modules) or "all-linear",
+                           "modules_to_save": list(peft_cfg.modules_to_save)}
+    return info
+
+
+# ------------------------------------------------------------------------- checkpoints
+def _frozen_parts(model: torch.nn.Module) -> bool:
+    return any(not p.requires_grad for p in model.parameters())
+
+
+def _trainable_names(model: torch.nn.Module) -> set[str]:
+    return {name for name, p in model.named_parameters() if p.requires_grad}
+
+
+def trainable_state_hooks(accelerator: Accelerator) -> None:
+    """Make `save_state` store only the trainable tensors of a model with a frozen part, and
+    `load_state` put them back into the base that was loaded again (non-sharded runs; DeepSpeed
+    and FSDP save through their own engines)."""
+
+    def save_hook(models: list, weights: list, output_dir: str) -> None:
+        for index, (model, state) in enumerate(zip(models, weights)):
+            if _frozen_parts(model):
+                keep = _trainable_names(model)
+                weights[index] = {k: v for k, v in state.items() if k in keep}
+
+    def load_hook(models: list, input_dir: str) -> None:
+        for index, model in reversed(list(enumerate(models))):
+            if not _frozen_parts(model):
+                continue
+            name = "model.safetensors" if index == 0 else f"model_{index}.safetensors"
+            state = load_file(str(Path(input_dir) / name))
+            missing = _trainable_names(model) - set(state)
+            if missing:
+                raise CheckpointError(f"checkpoint {input_dir} lacks {len(missing)} trainable "
+                                      f"tensors (e.g. {sorted(missing)[0]}); it was saved with "
+                                      f"other adapter settings; resume with the run's config")
+            model.load_state_dict(state, strict=False)
+            del models[index]  # loaded: accelerate must not load it again (strictly)
+
+    accelerator.register_save_state_pre_hook(save_hook)
+    accelerator.register_load_state_pre_hook(load_hook)
+
+
+# -------------------------------------------------------------- saved adapter directories
+def is_adapter_dir(directory: str | Path) -> bool:
+    directory = Path(directory)
+    return (directory / ADAPTER_CONFIG).is_file() and any(
+        (directory / name).is_file() for name in ADAPTER_WEIGHTS)
+
+
+def base_of(directory: Path) -> str:
+    """The base checkpoint an adapter directory was trained on."""
+    config = json.loads((directory / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ToolkitError(f"{directory / ADAPTER_CONFIG} names no base model "
+                           f"(base_model_name_or_path); set it to the checkpoint the adapter "
+                           f"was trained on")
+    return base
+
+
+def load_adapter_model(directory: Path, auto_class, dtype: str | torch.dtype = "auto",
+                       merge: bool = False) -> torch.nn.Module:
+    """The base checkpoint with the adapter in `directory` applied (merged if asked)."""
+    peft = require_peft()
+    base = base_of(directory)
+    try:
+        model = auto_class.from_pretrained(base, dtype=dtype)
+    except (OSError, ValueError) as error:
+        raise ToolkitError(f"cannot load the base model `{base}` of the adapter in {directory} "
+                           f"({type(error).__name__}: {str(error).splitlines()[0]}); make the "
+                           f"base available at that path (or edit base_model_name_or_path in "
+                           f"{ADAPTER_CONFIG})") from None
+    model = peft.PeftModel.from_pretrained(model, str(directory))
+    return model.merge_and_unload() if merge else model
