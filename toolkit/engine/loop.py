@@ -74,7 +74,14 @@ def timed_batches(loader: torch.utils.data.DataLoader, device: torch.device,
 
 
 def sync_context(accelerator: Accelerator, model: torch.nn.Module, sync: bool):
-    """What `accelerator.accumulate` does, for windows whose length we decide ourselves."""
+    """What `accelerator.accumulate` does, for windows whose length we decide ourselves.
+
+    `accumulate` counts micro-batches itself and syncs every gradient_accumulation_steps-th,
+    so an epoch's shorter last window would never step (its gradients would leak into the next
+    epoch's first window). The flag it sets is private API (`GradientState._set_sync_gradients`;
+    it gates clipping, AcceleratedOptimizer.step and DeepSpeed's engine step) and
+    tests/test_loop.py pins both facts, so an accelerate upgrade that changes them fails there.
+    """
     accelerator.gradient_state._set_sync_gradients(sync)
     return contextlib.nullcontext() if sync else accelerator.no_sync(model)
 
