@@ -9,7 +9,7 @@ EXTRAS ?= dev,deepspeed,kiwi,trackers,llm
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: install
 
 bench: install  ## side-by-side throughput against the HF Trainer and no_trainer loop
 	$(PY) benchmarks/run.py --quick
+
+# On a GPU machine whose python already has CUDA torch (not the CPU .venv): about 8 minutes.
+gpu-check:  ## the prepared GPU check (benchmarks/gpu_check.py); GPU_CHECK_ARGS=--dry-run on a CPU
+	$(PYTHON) -m pip install -q -e ".[deepspeed,bench]"
+	$(PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf outputs experiments wandb .pytest_cache

@@ -11,6 +11,7 @@ import json
 import math
 import resource
 import statistics
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum"
 DIALOGSUM_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl",
                    "test": "dialogsum.test.jsonl"}
 EMBEDDED = "embedded"
-ARCHITECTURE, PRESET = "bart", "small"  # d_model 256, 3+3 layers, 4 heads, ffn 1024
+ARCHITECTURE = "bart"
 
 TRAIN_CONTENDERS = ("ours", "trainer", "trainer_grouped", "accelerate")
 PEERS = TRAIN_CONTENDERS[1:]
@@ -55,6 +56,13 @@ class Spec:
     max_new_tokens: int = 64
     embedded_train_size: int = 3000  # only when data is `embedded`
     threads: int | None = None  # intra-op threads per contender; None: torch's default
+    preset: str = "small"  # d_model 256, 3+3 layers (base: 768, 6+6, the size of KoBART)
+    device: str = "cpu"  # cpu | cuda
+    precision: str = "no"  # no | bf16 | fp16 (mixed precision, as training.mixed_precision)
+    accumulation: int = 1  # micro-batches per optimizer step (batch_size is the micro-batch)
+    skip_steps: int = 0  # first optimizer steps left out of the timing (warm-up)
+    deadline: float | None = None  # time.time() at which a contender stops after its step
+    train_limit: int | None = None  # keep only the first N training rows (dry runs)
 
     @property
     def path(self) -> Path:
@@ -100,7 +108,8 @@ def _key(*values: object) -> str:
 
 def tokenizer_dir(spec: Spec) -> Path:
     """The shared tokenizer, trained once per data source and vocabulary size."""
-    return spec.path / f"tokenizer-{_key(spec.data, spec.vocab_size, spec.embedded_train_size)}"
+    return spec.path / ("tokenizer-" + _key(spec.data, spec.vocab_size, spec.embedded_train_size,
+                                             spec.train_limit))
 
 
 def features_dir(spec: Spec, name: str) -> Path:
@@ -122,7 +131,7 @@ def prepare(spec: Spec) -> None:
     from toolkit.data.preprocess import find_tags
     from toolkit.models.factory import build_tokenizer, load_tokenizer
 
-    train = load_rows(spec, "train")
+    train = load_rows(spec, "train", spec.train_limit)
     if tokenizer_dir(spec).is_dir():
         tokenizer = load_tokenizer(str(tokenizer_dir(spec)))
     else:
@@ -152,8 +161,24 @@ def scratch_model(spec: Spec, tokenizer) -> torch.nn.Module:
     from toolkit.models.factory import scratch_model as build
 
     set_seed(spec.seed)
-    return build(ARCHITECTURE, PRESET, tokenizer,
+    return build(ARCHITECTURE, spec.preset, tokenizer,
                  max_positions=spec.max_source_length + spec.max_target_length)
+
+
+def load_trained(directory: str | Path):
+    """(model in eval mode on CUDA if present, tokenizer) of a saved model or LoRA adapter."""
+    from toolkit.models.factory import load_tokenizer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if (Path(directory) / "adapter_config.json").is_file():  # base model + adapter
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(str(directory))
+    else:
+        from toolkit.evaluation.predict import load_model_dir
+
+        model = load_model_dir(directory).model
+    return model.to(device).eval(), load_tokenizer(str(directory))
 
 
 def peak_rss_mb() -> float:
@@ -161,47 +186,66 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def label_tokens(labels: torch.Tensor) -> int:
-    """Target tokens of a batch: labels that carry loss."""
-    return int((labels != -100).sum())
-
-
 @torch.inference_mode()
-def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int = 32) -> float:
-    """Token-weighted cross-entropy on the held-out features (the same code for everyone)."""
-    from toolkit.data.collator import TrainCollator
+def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int = 32,
+                 causal: bool = False) -> float:
+    """Token-weighted cross-entropy on the held-out features (the same code for everyone),
+    on the model's device and in its weights' precision."""
+    from toolkit.data.collator import TrainCollator, target_tokens
 
     collate = TrainCollator(pad_id)
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
     rows = features.select_columns(["input_ids", "labels"])
     for start in range(0, len(rows), batch_size):
         batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-        count = label_tokens(batch["labels"])
+        count = int(target_tokens(batch["labels"], causal))
+        batch = {k: v.to(device) for k, v in batch.items()}
         total += float(model(**batch).loss) * count
         tokens += count
     model.train(was_training)
     return total / max(tokens, 1)
 
 
-def ours_target_tokens(spec: Spec, features) -> int:
-    """Target tokens the toolkit loop trains on in `spec.steps` steps, from its own sampler."""
+MIN_TIMED_STEPS = 3  # a deadline never stops a contender before it has timed this many
+
+
+def past_deadline(deadline: float | None, step: int, skip_steps: int) -> bool:
+    """Whether a contender should stop after optimizer step `step`: its deadline has passed
+    and it has timed at least MIN_TIMED_STEPS steps (its part's hard limit still kills it)."""
+    return (deadline is not None and time.time() > deadline
+            and step >= skip_steps + MIN_TIMED_STEPS)
+
+
+def synchronize() -> None:
+    """Wait for queued CUDA work, so that a clock read after it covers that work."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def ours_steps(spec: Spec, features) -> list[list[tuple[int, int]]]:
+    """(source, target) lengths of every example in each of the `spec.steps` optimizer steps
+    the toolkit loop takes, from its own sampler (accumulation windows inside an epoch)."""
     from toolkit.data.sampler import EpochBatchSampler
 
     lengths = features["length"][:]
-    labels = features["labels"][:]
+    sources = [len(ids) for ids in features["input_ids"][:]]
+    targets = [len(labels) for labels in features["labels"][:]]
     sampler = EpochBatchSampler(lengths, spec.batch_size, seed=spec.seed, group_by_length=True)
-    total, steps, epoch = 0, 0, 0
-    while steps < spec.steps:
+    steps: list[list[tuple[int, int]]] = []
+    epoch = 0
+    while len(steps) < spec.steps:
         sampler.set_epoch(epoch)
-        for batch in sampler:
-            total += sum(len(labels[i]) for i in batch)
-            steps += 1
-            if steps == spec.steps:
+        batches = list(sampler)
+        for start in range(0, len(batches), spec.accumulation):
+            steps.append([(sources[i], targets[i]) for batch in
+                          batches[start:start + spec.accumulation] for i in batch])
+            if len(steps) == spec.steps:
                 break
         epoch += 1
-    return total
+    return steps
 
 
 # --------------------------------------------------------------------------------- report
@@ -211,34 +255,37 @@ def median(values: list[float]) -> float:
 
 
 def ratio_line(train_vs_trainer: float, train_vs_grouped: float, predict_vs_trainer: float,
-               ) -> str:
-    """The benchmark's last line: medians of per-round ratios ours/peer, two decimals."""
+               lora_vs_sft_trainer: float | None = None) -> str:
+    """The benchmark's last line: medians of per-round ratios ours/peer, two decimals; the
+    training ratios per target token, LoRA's per sample (issue 11's measure)."""
+    lora = "n/a" if lora_vs_sft_trainer is None else f"{lora_vs_sft_trainer:.2f}"
     return (f"ratio train_vs_trainer={train_vs_trainer:.2f} "
             f"train_vs_trainer_grouped={train_vs_grouped:.2f} "
-            f"predict_vs_trainer={predict_vs_trainer:.2f}")
+            f"predict_vs_trainer={predict_vs_trainer:.2f} lora_vs_sft_trainer={lora}")
 
 
-def _cell(value: float | None, digits: int) -> str:
+def cell(value: float | None, digits: int) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 def train_table(summary: dict[str, dict]) -> str:
-    """Training: medians over rounds per contender, with ours/peer ratios (wall and CPU time;
-    the candidate's row holds candidate/ours)."""
-    head = (f"{'training contender':<38}{'samples/s':>10}{'per CPU-s':>10}{'tgt tok/s':>10}"
-            f"{'train loss':>11}{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}{'(CPU)':>7}")
+    """Training: medians over rounds per contender, with ours/peer ratios per target token
+    (the headline), per sample and per CPU second (the candidate's row holds candidate/ours)."""
+    head = (f"{'training contender':<38}{'tgt tok/s':>10}{'samples/s':>10}{'per CPU-s':>10}"
+            f"{'train loss':>11}{'heldout':>9}{'peak RSS MB':>12}{'ours/peer':>10}"
+            f"{'(smp)':>7}{'(CPU)':>7}")
     lines = [head, "-" * len(head)]
     for name in (*TRAIN_CONTENDERS, CANDIDATE):
         s = summary.get(name)
         if s is None:
             continue
-        ratio, cpu = ("", "") if name == "ours" else (_cell(s.get("ratio"), 2),
-                                                      _cell(s.get("cpu_ratio"), 2))
-        lines.append(f"{LABELS[name]:<38}{_cell(s['samples_per_s'], 2):>10}"
-                     f"{_cell(s.get('samples_per_cpu_s'), 2):>10}"
-                     f"{_cell(s['target_tokens_per_s'], 1):>10}{_cell(s['train_loss'], 4):>11}"
-                     f"{_cell(s['heldout_loss'], 4):>9}{_cell(s['peak_rss_mb'], 0):>12}"
-                     f"{ratio:>10}{cpu:>7}")
+        ratios = ("", "", "") if name == "ours" else tuple(
+            cell(s.get(key), 2) for key in ("token_ratio", "ratio", "cpu_ratio"))
+        lines.append(f"{LABELS[name]:<38}{cell(s['target_tokens_per_s'], 1):>10}"
+                     f"{cell(s['samples_per_s'], 2):>10}"
+                     f"{cell(s.get('samples_per_cpu_s'), 2):>10}{cell(s['train_loss'], 4):>11}"
+                     f"{cell(s['heldout_loss'], 4):>9}{cell(s['peak_rss_mb'], 0):>12}"
+                     f"{ratios[0]:>10}{ratios[1]:>7}{ratios[2]:>7}")
     return "\n".join(lines)
 
 
@@ -251,12 +298,12 @@ def predict_table(summary: dict[str, dict]) -> str:
         s = summary.get(name)
         if s is None:
             continue
-        ratio, cpu = ("", "") if name == "predict_ours" else (_cell(s.get("ratio"), 2),
-                                                              _cell(s.get("cpu_ratio"), 2))
+        ratio, cpu = ("", "") if name == "predict_ours" else (cell(s.get("ratio"), 2),
+                                                              cell(s.get("cpu_ratio"), 2))
         rouge = s["rouge"]
-        lines.append(f"{LABELS[name]:<38}{_cell(s['dialogues_per_s'], 2):>10}"
-                     f"{_cell(s.get('dialogues_per_cpu_s'), 2):>10}{_cell(s['seconds'], 1):>9}"
+        lines.append(f"{LABELS[name]:<38}{cell(s['dialogues_per_s'], 2):>10}"
+                     f"{cell(s.get('dialogues_per_cpu_s'), 2):>10}{cell(s['seconds'], 1):>9}"
                      f"{100 * rouge['rouge1_f1']:>7.2f}{100 * rouge['rouge2_f1']:>7.2f}"
-                     f"{100 * rouge['rougeL_f1']:>7.2f}{_cell(s['peak_rss_mb'], 0):>12}"
+                     f"{100 * rouge['rougeL_f1']:>7.2f}{cell(s['peak_rss_mb'], 0):>12}"
                      f"{ratio:>10}{cpu:>7}")
     return "\n".join(lines)

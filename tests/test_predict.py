@@ -215,25 +215,3 @@ def test_evaluate_without_references_is_a_usage_error(model_dir, tmp_path, capsy
     code = main(["evaluate", "--model", str(model_dir), "--data", str(data)])
     assert code == EXIT_USAGE
     assert "--summary-column" in capsys.readouterr().err
-
-
-def test_benchmark_report_helpers(tmp_path):
-    from benchmarks import common, contenders, run
-
-    line = common.ratio_line(1.234, 0.9, 2)
-    assert line == ("ratio train_vs_trainer=1.23 train_vs_trainer_grouped=0.90 "
-                    "predict_vs_trainer=2.00")
-    assert re.fullmatch(r"ratio train_vs_trainer=\d+\.\d\d train_vs_trainer_grouped=\d+\.\d\d "
-                        r"predict_vs_trainer=\d+\.\d\d", line)
-    assert common.median([3.0, 1.0, float("nan"), 2.0]) == 2.0
-    spec = common.Spec(work=str(tmp_path), steps=7)
-    assert common.Spec.load(spec.save()) == spec
-    assert common.resolve_data("embedded") == common.EMBEDDED
-    assert common.resolve_data(str(tmp_path)) == common.EMBEDDED  # no DialogSum files there
-    train = {"samples_per_s": 2.0, "target_tokens_per_s": 50.0, "train_loss": 3.0,
-             "heldout_loss": 3.1, "peak_rss_mb": 900.0}
-    table = common.train_table({"ours": train, "trainer": {**train, "ratio": 1.5}})
-    assert "Seq2SeqTrainer (defaults)" in table and "1.50" in table
-    assert run.make_parser().parse_args(["--quick"]).quick
-    assert contenders.CountingCollator(lambda rows: {"labels": torch.tensor(rows)})(
-        [[1, -100], [2, 3]])["labels"].shape == (2, 2)
