@@ -426,8 +426,8 @@ def test_runs_list_into_a_closed_pipe(intact):
 
 
 def test_a_run_failing_in_setup_is_recorded_failed(tmp_path):
-    from toolkit.state import TrainState
     from toolkit.events import RunContext
+    from toolkit.state import TrainState
     from toolkit.tracking import TrackerCallback
     from toolkit.tracking.tracker import ExperimentTracker
 
