@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     except Exception as error:
         where = ""
-        if trainer.run_dir is not None and trainer.accelerator.is_main_process:
+        if trainer.run_dir is not None and trainer.run_dir.is_dir() and trainer.accelerator.is_main_process:
             log = trainer.run_dir / "train.log"
             if "Traceback" not in (log.read_text(encoding="utf-8") if log.exists() else ""):
                 with log.open("a", encoding="utf-8") as handle:  # failed before the log file

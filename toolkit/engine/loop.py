@@ -188,7 +188,8 @@ def save(p: LoopParts, log_loss: torch.Tensor, log_tokens: torch.Tensor) -> Path
     """Commit a checkpoint of this step (all ranks), then rotate old ones (main only)."""
     p.state.pending_loss_sum = p.accelerator.reduce(log_loss.clone(), reduction="sum").item()
     p.state.pending_tokens = log_tokens.item()
-    directory = checkpoint.save(p.accelerator, p.run.run_dir, p.state)
+    parts = checkpoint.Resumable(p.model, p.optimizer, p.scheduler, p.loader.generator)
+    directory = checkpoint.save(p.accelerator, p.run.run_dir, p.state, parts)
     if p.accelerator.is_main_process:
         checkpoint.rotate(p.run.run_dir, p.save_total_limit, p.state.best_step)
     p.bus.control.should_save = False

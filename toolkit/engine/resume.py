@@ -85,15 +85,16 @@ def start_run(accelerator: Accelerator, cfg: Config, resume: str | None) -> RunS
     return RunStart(run_dir, resume_from, world_note, config_hash(config))
 
 
-def restore(accelerator: Accelerator, directory: Path, planned: TrainState,
-            world_note: str | None) -> TrainState:
+def restore(accelerator: Accelerator, directory: Path, parts: checkpoint.Resumable,
+            planned: TrainState, world_note: str | None) -> TrainState:
     """Model, optimizer, scheduler, scaler and RNG from `directory`, plus the TrainState."""
     try:
-        accelerator.load_state(str(directory))
+        state = checkpoint.load(accelerator, directory, parts)
+    except CheckpointError:
+        raise
     except Exception as error:
         raise CheckpointError(f"cannot load checkpoint {directory}: {type(error).__name__}: "
                               f"{error}; resume from an earlier checkpoint") from None
-    state = TrainState.load(directory / checkpoint.STATE_FILE)
     state.max_steps = planned.max_steps  # the current config may extend the run
     if world_note:
         logger.warning(world_note)

@@ -14,7 +14,7 @@ import yaml
 
 from toolkit.config.loader import config_hash, redact
 from toolkit.engine import checkpoint
-from toolkit.errors import CheckpointError
+from toolkit.errors import CheckpointError, ToolkitError
 
 logger = logging.getLogger("toolkit")
 
@@ -47,13 +47,21 @@ def library_versions() -> dict[str, str]:
 
 
 def new_run_dir(output_dir: str, experiment_name: str) -> Path:
+    """Create and return `<output_dir>/<experiment>_<time>[_n]` (a new one, even when racing)."""
     stamp = time.strftime("%Y%m%d_%H%M%S")
     base = Path(output_dir) / f"{experiment_name}_{stamp}"
     candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}_{n}")
-    return candidate
+    while True:
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}_{n}")
+        except OSError as error:  # output_dir is a file, or is not writable
+            raise ToolkitError(
+                f"cannot create the run directory {candidate} ({error.strerror or error}); set "
+                f"general.output_dir to a writable directory (it is {output_dir!r})") from None
 
 
 def write_run_files(run_dir: Path, config: dict[str, Any], world_size: int) -> str:

@@ -126,7 +126,6 @@ def prepare(cfg: Config, accelerator: Accelerator, model: torch.nn.Module,
     else:
         model, optimizer = accelerator.prepare(model, optimizer)
         scheduler = build_scheduler(optimizer, t.lr_scheduler_type, warmup, max_steps)
-        accelerator.register_for_checkpointing(scheduler)
     if t.torch_compile:
         model = torch.compile(model)
     return Prepared(model, optimizer, scheduler, max_steps)

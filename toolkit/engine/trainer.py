@@ -25,6 +25,7 @@ from toolkit.data.preprocess import find_tags
 from toolkit.data.readers import Columns
 from toolkit.data.splits import DialogueSplit, describe_splits, load_split
 from toolkit.engine.best_model import BestModelKeeper, export_model
+from toolkit.engine.checkpoint import Resumable
 from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.preemption import PreemptionHandler
 from toolkit.engine.resume import restore, start_run
@@ -266,7 +267,9 @@ class DialogueSummarizationTrainer:
                            global_batch_size=t.per_device_train_batch_size * acc.num_processes
                            * t.gradient_accumulation_steps)
         if start.resume_from is not None:
-            state = restore(acc, start.resume_from, state, start.world_note)
+            parts = Resumable(prepared.model, prepared.optimizer, prepared.scheduler,
+                              loader_.generator)
+            state = restore(acc, start.resume_from, parts, state, start.world_note)
         bus = self._bus()
         run = RunContext(run_dir=run_dir, experiment_name=cfg.meta.experiment_name,
                          config=loader.redact(self.config), config_hash=start.config_hash,

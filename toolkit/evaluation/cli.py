@@ -42,12 +42,14 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
             raise ToolkitError(f"{flag} must be at least 1, got {value}")
 
 
-def _check(args: argparse.Namespace, *extra: str) -> None:
+def _check(args: argparse.Namespace, source: str, *extra: str) -> None:
     """The cheap checks, before any file is read or model loaded."""
-    from toolkit.evaluation.predict import check_model_dir
+    from toolkit.evaluation.predict import check_model_dir, check_output
 
     _positive(args, "batch_size", "num_beams", "max_new_tokens", "max_source_length", *extra)
     check_model_dir(args.model)
+    if args.output:
+        check_output(args.output, [source], args.overwrite)
 
 
 def _setup(args: argparse.Namespace):
@@ -81,7 +83,7 @@ def run_predict(args: argparse.Namespace) -> int:
         write_submission,
     )
 
-    _check(args)
+    _check(args, args.input)
     ids, rows = read_dialogues(args.input, Columns(args.id_column, args.dialogue_column))
     accelerator, bundle = _setup(args)
     present = [row for row in rows if row is not None]
@@ -117,7 +119,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from toolkit.evaluation.predict import lean_beam_search, prompt_features, read_references
     from toolkit.evaluation.rouge import rouge_table
 
-    _check(args, "rouge_workers")
+    _check(args, args.data, "rouge_workers")
     rows = read_references(args.data, Columns(args.id_column, args.dialogue_column,
                                               args.summary_column))
     accelerator, bundle = _setup(args)
@@ -142,6 +144,7 @@ def register_predict(subparsers) -> None:
     _add_model_args(parser)
     parser.add_argument("--input", required=True, help="csv, jsonl or parquet with dialogues.")
     parser.add_argument("--output", default="submission.csv", help="The csv to write.")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an existing --output.")
     parser.set_defaults(func=run_predict)
 
 
@@ -160,5 +163,6 @@ def register_evaluate(subparsers) -> None:
                         help="Processes scoring ROUGE (pays off from a few thousand examples).")
     parser.add_argument("--output", default=None,
                         help="Also write id, prediction and references to this csv.")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an existing --output.")
     parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
     parser.set_defaults(func=run_evaluate)

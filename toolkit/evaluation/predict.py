@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from transformers.cache_utils import Cache, EncoderDecoderCache
 from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import normalise
 from toolkit.data.readers import Columns, normalise_rows, read_rows, reference_columns
-from toolkit.errors import DataError
+from toolkit.errors import DataError, ToolkitError
 from toolkit.evaluation.generate import generate_everywhere
 from toolkit.models.loading import check_model_dir as check_model_dir  # re-exported for the CLI
 from toolkit.models.loading import load_saved
@@ -201,12 +202,36 @@ def predict_features(accelerator: Accelerator, bundle: ModelBundle, features: da
     return predictions
 
 
+def check_output(output: str | Path, inputs: Sequence[str | Path] = (),
+                 overwrite: bool = False) -> Path:
+    """The csv to write, refused (before any generation) where writing would fail or destroy:
+    a directory, a path under a file, one of the inputs, an existing file without overwrite."""
+    target = Path(output)
+    if target.is_dir():
+        raise ToolkitError(f"--output {target} is a directory; pass a file name such as "
+                           f"{target / 'submission.csv'}")
+    parent = next((p for p in target.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ToolkitError(f"--output {target} lies under {parent}, which is a file; pass a path "
+                           f"inside a directory")
+    if target.exists():
+        if any(Path(source).exists() and target.samefile(source) for source in inputs):
+            raise ToolkitError(f"--output {target} is the input file: writing it would destroy "
+                               f"the dialogues; pass another --output")
+        if not overwrite:
+            raise ToolkitError(f"--output {target} already exists; pass --overwrite to replace "
+                               f"it, or another --output")
+    return target
+
+
 def write_submission(path: str | Path, ids: Sequence[str], summaries: Sequence[str],
                      id_column: str = "fname") -> None:
-    """``<id_column>,summary`` rows in the given order (parent folders created)."""
+    """``<id_column>,summary`` rows in the given order (parent folders created), written whole."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([id_column, "summary"])
         writer.writerows(zip(ids, summaries))
+    os.replace(tmp, target)  # a crash mid-write leaves the previous file whole

@@ -26,7 +26,7 @@ from transformers import (
 
 from toolkit.data.features import SEPARATOR
 from toolkit.data.tokenizer_training import train_tokenizer
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ConfigError, ToolkitError, weights_error
 from toolkit.models.families import Family, family_of, resolve_family
 
 __all__ = ["build_tokenizer", "family_of", "load_model", "load_tokenizer", "resolve_family"]
@@ -221,6 +221,8 @@ def from_pretrained(family: Family, checkpoint: str, **kwargs) -> PreTrainedMode
         raise _load_error("model", checkpoint, error) from None
     except OSError as error:
         raise _load_error("model", checkpoint, error) from None
+    except Exception as error:  # corrupt safetensors, or a pickle weights_only refuses
+        raise (weights_error(checkpoint, error) or error) from None
 
 
 def load_model(architecture: str, checkpoint: str | None, preset: str,

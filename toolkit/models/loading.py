@@ -19,7 +19,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, weights_error
 from toolkit.models.adapters import (
     apply_adapters,
     base_of,
@@ -128,6 +128,8 @@ def load_saved(path: str | Path, merge: bool = False) -> SavedModel:
     except (OSError, ValueError, KeyError) as error:
         raise ToolkitError(f"cannot load the model in {directory} ({type(error).__name__}: "
                            f"{error}); check that it is a complete save_pretrained dir") from None
+    except Exception as error:  # corrupt safetensors, or a pickle weights_only refuses
+        raise (weights_error(directory, error) or error) from None
     tokenizer = load_tokenizer(str(directory))
     if tokenizer.pad_token_id is None:
         raise ToolkitError(f"the tokenizer in {directory} has no pad token; save the tokenizer "

@@ -77,6 +77,15 @@ class ModelRegistry:
             if all(_number(m["performance"].get(k)) and m["performance"][k] >= v for k, v in floors)
         ]
 
+    def find_registered(self, file_path: str | Path, experiment_id: str | None
+                        ) -> dict[str, Any] | None:
+        """The newest model registered from `file_path` by this experiment, if any (a resumed
+        run that ends with the same best/ must not add a version)."""
+        models = self._models(
+            "SELECT * FROM models WHERE path = ? AND experiment_id IS ? "
+            "ORDER BY created_time DESC, id DESC LIMIT 1", (str(file_path), experiment_id))
+        return models[0] if models else None
+
     def get_model_info(self, model_id: str) -> dict[str, Any]:
         """One model (id or alias) with config, performance and training_info as dicts."""
         return self._models("SELECT * FROM models WHERE id = ?", (self.resolve(model_id),))[0]

@@ -95,7 +95,13 @@ class TrackerCallback(_DatabaseSubscriber):
             best_metrics=result.best_metrics, status=result.status,
         ))
 
-    def on_exception(self, state: TrainState, error: BaseException) -> None:
+    def on_exception(self, state: TrainState, error: BaseException,
+                     run: RunContext | None = None) -> None:
+        """Record the run `failed`; one that failed in setup (before train begin) is created
+        here first when the trainer passes its RunContext."""
+        if self.experiment_id is None and run is not None:
+            self.run = run
+            self._guard(self._begin)
         if self.experiment_id is None:
             return
         self._guard(lambda: self.tracker.update_experiment_status(
@@ -210,7 +216,13 @@ class RegistryCallback(_DatabaseSubscriber):
     def _register(self, result: TrainingResult) -> str:
         run = self.run
         training = run.config.get("training") or {}
-        return ModelRegistry(self.db_path).register_model(
+        registry = ModelRegistry(self.db_path)
+        known = registry.find_registered(result.model_path, run.shared.get("experiment_id"))
+        if known is not None and known["performance"] == result.best_metrics:
+            logger.info("Model %s (version %d) is this run's best/ already; not registered "
+                        "again.", known["id"], known["version"])
+            return known["id"]
+        return registry.register_model(
             name=self.model_name or run.experiment_name,
             architecture=run.model_info["architecture"],
             checkpoint=run.model_info.get("checkpoint"),
