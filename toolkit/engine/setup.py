@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +49,10 @@ def build_accelerator(cfg: Config) -> Accelerator:
             logger.warning(note)
     check_deepspeed(accelerator, t, precision)
     set_seed(cfg.general.seed)
+    if cfg.general.deterministic:  # the guide's reproducibility.deterministic
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
     return accelerator
 
 
@@ -77,6 +82,11 @@ def planned_steps(t: Training, batches_per_epoch: int) -> int:
 def fit_batch_size(t: Training, accelerator: Accelerator, model: torch.nn.Module,
                    train: DialogueSplit, pad_token_id: int) -> None:
     """Shrink the micro-batch until one step fits; accumulation keeps the global batch."""
+    if accelerator.device.type == "cpu":
+        if accelerator.is_main_process:
+            logger.warning("training.auto_find_batch_size has no effect on CPU: running out of "
+                           "host memory kills the process instead of raising")
+        return
     model.to(accelerator.device)
     step = probe_step(model, train.features, TrainCollator(pad_token_id), accelerator.device)
     t.per_device_train_batch_size, t.gradient_accumulation_steps = fit_micro_batch(

@@ -1,13 +1,6 @@
-"""DialogueSummarizationTrainer: the seed's API, a façade over the parts that do the work.
-
-Lifecycle: ``initialize_components()`` (accelerator, tokenizer, model) -> ``prepare_data()``
-(splits with features) -> ``train(datasets)`` -> ``evaluate`` / ``generate_predictions``.
-Where each question is answered: the config (``toolkit/config``), the tokenizer
-(``models/tokenizer_cache.py``), the accelerator, loader, optimizer and schedule
-(``engine/setup.py``), resuming (``engine/resume.py``), the loop (``engine/loop.py``), best/
-and final/ (``engine/best_model.py``), signals (``engine/preemption.py``), subscribers
-(``events/factory.py``).
-"""
+"""DialogueSummarizationTrainer: the seed's API (initialize_components, prepare_data, train,
+evaluate, generate_predictions, predict, add_callback), a façade over the parts that do the
+work: config/, models/, engine/setup.py, resume.py, loop.py, best_model.py, preemption.py."""
 
 from __future__ import annotations
 
@@ -18,7 +11,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from toolkit.config import loader
+from toolkit.config import best_metric_name, loader, resolve_config
 from toolkit.config.schema import Config
 from toolkit.data.features import FeatureBuilder
 from toolkit.data.preprocess import find_tags
@@ -30,7 +23,7 @@ from toolkit.engine.loop import LoopParts, train_loop
 from toolkit.engine.preemption import PreemptionHandler
 from toolkit.engine.resume import restore, start_run
 from toolkit.engine.setup import build_accelerator, build_loader, fit_batch_size, prepare
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ToolkitError
 from toolkit.evaluation.csv_output import write_csv
 from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gpus
 from toolkit.evaluation.generate import generate_everywhere, generation_config, generation_kwargs
@@ -45,35 +38,6 @@ from toolkit.state import TrainingResult, TrainState
 
 logger = logging.getLogger("toolkit")
 
-EVAL_METRICS = ("rouge1_f1", "rouge2_f1", "rougeL_f1", "rouge_combined_f1", "loss")
-
-
-def metric_name(name: str) -> str:
-    """`eval/rouge_combined_f1`, `eval_rouge_combined_f1` and `rouge_combined_f1` are one."""
-    for prefix in ("eval/", "eval_"):
-        name = name.removeprefix(prefix)
-    if name not in EVAL_METRICS:
-        raise ConfigError([f"training.metric_for_best_model `{name}` is not an eval metric; "
-                           f"use one of {', '.join(EVAL_METRICS)}"])
-    return name
-
-
-def resolve_config(config: str | Path | dict[str, Any], sweep_mode: bool = False,
-                   overrides: list[str] | None = None) -> dict[str, Any]:
-    """A path is loaded with every layer; a dict (the seed's examples edit one) is validated."""
-    if isinstance(config, (str, Path)):
-        resolved, _ = loader.resolve(config, overrides)
-    else:
-        resolved = loader.defaults_merged(dict(config))
-        if overrides:
-            resolved = loader.apply_overrides(resolved, overrides)
-    if sweep_mode:
-        import wandb
-
-        if wandb.run is not None and dict(wandb.config):
-            resolved = loader.merge_sweep_params(resolved, dict(wandb.config))
-    return resolved
-
 
 class DialogueSummarizationTrainer:
     """Train, evaluate and predict with one config (a path or the nested dict)."""
@@ -84,7 +48,7 @@ class DialogueSummarizationTrainer:
         if experiment_name:
             resolved["meta"]["experiment_name"] = experiment_name
         self.cfg: Config = loader.to_typed(resolved)
-        self.best_metric = metric_name(self.cfg.training.metric_for_best_model)
+        self.best_metric = best_metric_name(self.cfg)
         self.model_family = resolve_family(self.cfg.model.architecture, self.cfg.model.checkpoint)
         self.family = self.model_family.kind
         self.prompt = None  # the PromptFormat, once the tokenizer exists
@@ -157,8 +121,6 @@ class DialogueSummarizationTrainer:
         return generation_config(self.model, self.cfg.generation, self.family == "causal",
                                  stop_token_ids(self.tokenizer, self.prompt))
 
-    def gen_kwargs(self) -> dict[str, Any]:
-        return generation_kwargs(self.cfg.generation, self.family == "causal")
 
     # ----------------------------------------------------------------------- data
     def _features(self, split: DialogueSplit) -> DialogueSplit:
@@ -189,8 +151,9 @@ class DialogueSummarizationTrainer:
     # ------------------------------------------------------------------ evaluation
     def _eval_settings(self) -> EvalSettings:
         e = self.cfg.evaluation
-        return EvalSettings(self.cfg.training.per_device_eval_batch_size,
-                            self.family == "causal", self.gen_kwargs(), e.rouge_tokenizer,
+        causal = self.family == "causal"
+        return EvalSettings(self.cfg.training.per_device_eval_batch_size, causal,
+                            generation_kwargs(self.cfg.generation, causal), e.rouge_tokenizer,
                             e.multi_reference)
 
     def _require_features(self, dataset: DialogueSplit) -> None:
@@ -253,23 +216,6 @@ class DialogueSummarizationTrainer:
         acc, cfg, t = self.accelerator, self.cfg, self.cfg.training
         start = start_run(acc, cfg, resume_from_checkpoint)
         run_dir = self.run_dir = start.run_dir
-        train, validation = datasets["train"], datasets.get("validation")
-        if t.auto_find_batch_size and acc.device.type != "cpu":
-            fit_batch_size(t, acc, self.model, train, self.tokenizer.pad_token_id)
-        elif t.auto_find_batch_size and acc.is_main_process:
-            logger.warning("training.auto_find_batch_size has no effect on CPU: running out of "
-                           "host memory kills the process instead of raising")
-        loader_ = build_loader(cfg, acc, train, self.tokenizer.pad_token_id)
-        batches_per_epoch = len(loader_.batch_sampler)
-        prepared = prepare(cfg, acc, self.model, batches_per_epoch)
-        state = TrainState(max_steps=prepared.max_steps, config_hash=start.config_hash,
-                           world_size=acc.num_processes,
-                           global_batch_size=t.per_device_train_batch_size * acc.num_processes
-                           * t.gradient_accumulation_steps)
-        if start.resume_from is not None:
-            parts = Resumable(prepared.model, prepared.optimizer, prepared.scheduler,
-                              loader_.generator)
-            state = restore(acc, start.resume_from, parts, state, start.world_note)
         bus = self._bus()
         run = RunContext(run_dir=run_dir, experiment_name=cfg.meta.experiment_name,
                          config=loader.redact(self.config), config_hash=start.config_hash,
@@ -277,6 +223,24 @@ class DialogueSummarizationTrainer:
                          num_processes=acc.num_processes, resumed=start.resume_from is not None,
                          model_info=self._model_info(), dataset_info=describe_splits(datasets),
                          control=bus.control)
+        train, validation = datasets["train"], datasets.get("validation")
+        try:  # a failure before the first step is recorded too (subscribers taking `run`)
+            if t.auto_find_batch_size:
+                fit_batch_size(t, acc, self.model, train, self.tokenizer.pad_token_id)
+            loader_ = build_loader(cfg, acc, train, self.tokenizer.pad_token_id)
+            batches_per_epoch = len(loader_.batch_sampler)
+            prepared = prepare(cfg, acc, self.model, batches_per_epoch)
+            state = TrainState(max_steps=prepared.max_steps, config_hash=start.config_hash,
+                               world_size=acc.num_processes,
+                               global_batch_size=t.per_device_train_batch_size
+                               * acc.num_processes * t.gradient_accumulation_steps)
+            if start.resume_from is not None:
+                parts = Resumable(prepared.model, prepared.optimizer, prepared.scheduler,
+                                  loader_.generator)
+                state = restore(acc, start.resume_from, parts, state, start.world_note)
+        except BaseException as error:
+            bus.emit(Event.EXCEPTION, TrainState(), error=error, run=run)
+            raise
         eval_on = t.eval_strategy != "no" and validation is not None
         keeper = BestModelKeeper(
             acc, self.tokenizer, validation, self._eval_settings(), self.best_metric,

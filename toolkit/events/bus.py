@@ -13,7 +13,8 @@ Where each event fires in the loop (``engine/loop.py``)::
             on_save(state, checkpoint_dir)        # after a checkpoint is committed
         on_epoch_end(state)
     on_train_end(state, result)                   # result: TrainingResult, status completed/interrupted
-    on_exception(state, error)                    # instead of on_train_end when the run fails
+    on_exception(state, error[, run])             # instead of on_train_end when the run fails
+                                                  # (run: only when it failed before train begin)
 
 Subscribers read the state; only the loop changes it. A subscriber asks the loop to stop by
 raising :class:`StopTraining`. A non-critical subscriber that raises anything else is reported
@@ -22,6 +23,7 @@ once and disabled; a critical one (early stopping, NaN guard) propagates its err
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 from enum import Enum
@@ -111,7 +113,16 @@ class Callback:
     def on_save(self, state: TrainState, checkpoint_dir: Path) -> None: ...
     def on_epoch_end(self, state: TrainState) -> None: ...
     def on_train_end(self, state: TrainState, result: Any) -> None: ...
-    def on_exception(self, state: TrainState, error: BaseException) -> None: ...
+    def on_exception(self, state: TrainState, error: BaseException,
+                     run: RunContext | None = None) -> None: ...
+
+
+def _accepted(handler: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload without the optional `run` of on_exception when the handler takes none
+    (it comes only when the run failed before on_train_begin, for subscribers that record it)."""
+    if "run" not in payload or "run" in inspect.signature(handler).parameters:
+        return payload
+    return {k: v for k, v in payload.items() if k != "run"}
 
 
 class EventBus:
@@ -132,8 +143,9 @@ class EventBus:
         for subscriber in self.subscribers:
             if id(subscriber) in self.disabled or (subscriber.main_process_only and not self.is_main_process):
                 continue
+            handler = getattr(subscriber, event.value)
             try:
-                getattr(subscriber, event.value)(state, **payload)
+                handler(state, **_accepted(handler, payload))
             except StopTraining as request:
                 self.control.request_stop(str(request) or type(subscriber).__name__)
             except Exception as error:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from toolkit.config.metrics import best_metric_name
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.events.bus import Callback
 
@@ -105,13 +106,6 @@ def build_subscribers(entries: list[str | dict[str, Any]]) -> list[Callback]:
 
 
 # ------------------------------------------------------------------ config expansion
-def best_metric_key(name: str) -> str:
-    """`eval/rouge_combined_f1`, `eval_rouge_combined_f1` and `rouge_combined_f1` are one."""
-    for prefix in ("eval/", "eval_"):
-        name = name.removeprefix(prefix)
-    return name
-
-
 def active_wandb_run() -> bool:
     """A W&B run the user started in this process (no import: without wandb loaded, none)."""
     module = sys.modules.get("wandb")
@@ -143,7 +137,7 @@ def expand(cfg: Config) -> list[dict[str, Any]]:
         if tr.register_model:
             entries.append({"name": "registry", "db_path": tr.db_path,
                             "model_name": tr.model_name, "min_metric": tr.register_min_metric,
-                            "metric": best_metric_key(cfg.training.metric_for_best_model),
+                            "metric": best_metric_name(cfg),
                             "greater_is_better": cfg.training.greater_is_better})
     trackers = report_to(cfg)
     if wb.enabled is True or "wandb" in trackers or (wb.enabled == "auto" and active_wandb_run()):
