@@ -13,8 +13,8 @@ from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from toolkit.corpus import embedded_splits
 from toolkit.data.preprocess import KNOWN_TAGS, normalise
-from toolkit.data.tokenizer_training import train_tokenizer
 from toolkit.models.factory import scratch_model
+from toolkit.models.tokenizer_training import train_tokenizer
 
 # ChatML, as Qwen2 and many instruction models write it; the Llama flavour opens with BOS.
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"

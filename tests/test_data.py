@@ -14,9 +14,9 @@ from toolkit.data.collator import GenerationCollator, TrainCollator
 from toolkit.data.features import IGNORE_INDEX, SEPARATOR, FeatureBuilder
 from toolkit.data.preprocess import KNOWN_TAGS, find_tags, normalise
 from toolkit.data.sampler import EpochBatchSampler
-from toolkit.data.tokenizer_training import train_tokenizer
 from toolkit.errors import ToolkitError
 from toolkit.models.factory import build_tokenizer
+from toolkit.models.tokenizer_training import train_tokenizer
 
 
 # ---------------------------------------------------------------------- preprocessing

@@ -58,7 +58,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def test_decode_keeps_speaker_tags_and_drops_pad_eos():
-    from toolkit.data.tokenizer_training import train_tokenizer
+    from toolkit.models.tokenizer_training import train_tokenizer
 
     tags = ["#Person1#", "#Person2#"]
     tokenizer = train_tokenizer(["#Person1#: 안녕하세요 회의 시간", "#Person2#: 네 좋아요"] * 20,

@@ -146,6 +146,9 @@ def test_the_run_directory_holds_curves_config_and_predictions(bart: Run) -> Non
     assert len(rows) == len(validation)
     assert list(rows[0]) == ["fname", "prediction", "reference", "dialogue"]
     assert [r["fname"] for r in rows] == [r["id"] for r in validation.rows]
+    info = json.loads((bart.dir / "run_info.json").read_text(encoding="utf-8"))
+    assert info["precision"] == "no"  # training.mixed_precision auto, on a CPU
+    assert {"torch", "transformers", "accelerate"} <= set(info["versions"])
 
 
 @pytest.mark.parametrize("folder", ["best", "final"])

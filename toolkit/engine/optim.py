@@ -8,7 +8,7 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from toolkit.errors import ConfigError
+from toolkit.models.adapters import require_bitsandbytes
 
 NO_DECAY = ("bias", "norm", "layernorm", "layer_norm", "ln_")
 
@@ -47,7 +47,7 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
         return adamw_8bit(groups, lr, betas, eps)
     if optim == "adamw_torch_fused":
         devices = {p.device.type for p in model.parameters()}
-        fused = devices <= {"cuda", "mps", "cpu"} and torch.__version__ >= "2.4"
+        fused = devices <= {"cuda", "mps", "cpu"} and tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
         try:
             return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=fused)
         except (RuntimeError, TypeError):
@@ -57,15 +57,8 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
 
 def adamw_8bit(groups: list[dict], lr: float,
                betas: tuple[float, float], eps: float) -> torch.optim.Optimizer:
-    if not torch.cuda.is_available():
-        raise ConfigError(["training.optim=adamw_8bit keeps its state in 8 bits with "
-                           "bitsandbytes, whose optimizer kernels need a CUDA GPU, and this "
-                           "machine has none; use adamw_torch_fused or adafactor here"])
-    try:
-        import bitsandbytes as bnb
-    except ImportError:
-        raise ConfigError(["training.optim=adamw_8bit needs the bitsandbytes package; install "
-                           "it (pip install -e '.[qlora]') or use adamw_torch_fused"]) from None
+    bnb = require_bitsandbytes("training.optim=adamw_8bit", "keeps its state in 8 bits",
+                               "adamw_torch_fused or adafactor")
     return bnb.optim.AdamW8bit(groups, lr=lr, betas=betas, eps=eps)
 
 

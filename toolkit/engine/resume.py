@@ -78,7 +78,8 @@ def start_run(accelerator: Accelerator, cfg: Config, resume: str | None) -> RunS
     world_note = check_same_run(run_dir, config, accelerator.num_processes) \
         if resume_from else None
     if accelerator.is_main_process:
-        runs.write_run_files(run_dir, config, accelerator.num_processes)
+        runs.write_run_files(run_dir, config, accelerator.num_processes,
+                             accelerator.mixed_precision)
         for stale in (run_dir / "checkpoints").glob(".tmp-*"):  # a save a kill interrupted
             shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import platform
@@ -15,6 +14,7 @@ import yaml
 from toolkit.config.loader import config_hash, redact
 from toolkit.engine import checkpoint
 from toolkit.errors import CheckpointError, ToolkitError
+from toolkit.versions import library_versions
 
 logger = logging.getLogger("toolkit")
 
@@ -32,18 +32,8 @@ EXACTNESS_KEYS = [
     ("data", "source_prefix"), ("data", "system_prompt"), ("data", "instruction"),
     ("data", "prompt_template"),
 ]
-LIBRARIES = ("torch", "transformers", "accelerate", "datasets", "tokenizers", "deepspeed",
-             "peft")
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def new_run_dir(output_dir: str, experiment_name: str) -> Path:
@@ -64,15 +54,17 @@ def new_run_dir(output_dir: str, experiment_name: str) -> Path:
                 f"general.output_dir to a writable directory (it is {output_dir!r})") from None
 
 
-def write_run_files(run_dir: Path, config: dict[str, Any], world_size: int) -> str:
-    """config.yaml (resolved, redacted, loadable with --config) and run_info.json."""
+def write_run_files(run_dir: Path, config: dict[str, Any], world_size: int,
+                    precision: str | None = None) -> str:
+    """config.yaml (resolved, redacted, loadable with --config) and run_info.json (with the
+    precision the run really uses, which `training.mixed_precision: auto` leaves open)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     clean = redact(config)
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(clean, allow_unicode=True, sort_keys=False), encoding="utf-8")
     digest = config_hash(config)
     info = {"config_hash": digest, "versions": library_versions(), "world_size": world_size,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node()}
+            "precision": precision, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node()}
     (run_dir / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return digest
 

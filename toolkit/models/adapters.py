@@ -45,15 +45,8 @@ def check_peft(method: str, checkpoint: str | None) -> None:
                            f"base could not be found again); set model.checkpoint or "
                            f"peft.method=none"])
     if method == "qlora":
-        if not torch.cuda.is_available():
-            raise ConfigError(["peft.method=qlora loads the base in 4 bits with bitsandbytes, "
-                               "whose 4-bit kernels need a CUDA GPU, and this machine has none; "
-                               "use peft.method=lora here"])
-        try:
-            import bitsandbytes  # noqa: F401
-        except ImportError:
-            raise ConfigError(["peft.method=qlora needs the bitsandbytes package; install it "
-                               "(pip install -e '.[qlora]') or use peft.method=lora"]) from None
+        require_bitsandbytes("peft.method=qlora", "loads the base in 4 bits",
+                             "peft.method=lora")
 
 
 def quantization_config(method: str, compute_dtype: torch.dtype = torch.bfloat16):
@@ -198,3 +191,16 @@ def load_adapter_model(directory: Path, auto_class, dtype: str | torch.dtype = "
                            f"{ADAPTER_CONFIG})") from None
     model = peft.PeftModel.from_pretrained(model, str(directory))
     return model.merge_and_unload() if merge else model
+
+
+def require_bitsandbytes(setting: str, purpose: str, fallback: str) -> Any:
+    """The bitsandbytes module for `setting`, or a ConfigError saying why it cannot run here."""
+    if not torch.cuda.is_available():
+        raise ConfigError([f"{setting} {purpose} with bitsandbytes, whose kernels need a CUDA "
+                           f"GPU, and this machine has none; use {fallback} here"])
+    try:
+        import bitsandbytes
+    except ImportError:
+        raise ConfigError([f"{setting} needs the bitsandbytes package; install it (pip install "
+                           f"-e '.[qlora]') or use {fallback}"]) from None
+    return bitsandbytes

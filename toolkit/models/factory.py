@@ -25,9 +25,9 @@ from transformers import (
 )
 
 from toolkit.data.features import SEPARATOR
-from toolkit.data.tokenizer_training import train_tokenizer
 from toolkit.errors import ConfigError, ToolkitError, weights_error
 from toolkit.models.families import Family, family_of, resolve_family
+from toolkit.models.tokenizer_training import train_tokenizer
 
 __all__ = ["build_tokenizer", "family_of", "load_model", "load_tokenizer", "resolve_family"]
 

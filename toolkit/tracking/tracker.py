@@ -5,24 +5,22 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import platform
 import socket
 import sqlite3
 import subprocess
 from datetime import timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from toolkit.config import loader
 from toolkit.tracking import db
 from toolkit.tracking.db import DEFAULT_DB_PATH, Database, NotFoundError, TrackingError
+from toolkit.versions import library_versions
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted")
 OPEN = ("created", "running", "interrupted")  # a status change must start from one of these
 ALIASES = {"in_progress": "running"}  # the seed's name for a running experiment
 STALE_AFTER = timedelta(minutes=10)
-LIBRARIES = ("torch", "transformers", "accelerate", "datasets")
 JSON_FIELDS = (
     "config", "dataset_info", "library_versions", "tags", "final_metrics", "best_metrics"
 )
@@ -374,11 +372,3 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
