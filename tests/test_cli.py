@@ -75,3 +75,12 @@ def test_config_import_of_a_missing_file_is_a_usage_error(tmp_path, capsys) -> N
     assert "old.yaml does not exist; pass the path of the config to convert" in \
         capsys.readouterr().err
     assert not (tmp_path / "new.yaml").exists()
+
+
+def test_toolkit_train_reads_wandb_style_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    # checked by the config before any training: a flag reaches its key, typed
+    assert main(["train", "--config", BASE, "--lr=abc"]) == EXIT_USAGE
+    assert "training.learning_rate expects float" in capsys.readouterr().err
+    assert main(["train", "--config", BASE, "--training.per_device_train_batch_size=x"]) \
+        == EXIT_USAGE
+    assert "training.per_device_train_batch_size expects int" in capsys.readouterr().err

@@ -94,7 +94,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 @run_cli
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] == ["train"]:  # W&B-style --flags, as toolkit/train.py reads them
+        from toolkit.config.argv import normalize
+        from toolkit.train import OWN_OPTIONS
+
+        words = ["train", *normalize(words[1:], OWN_OPTIONS)]
+    args = make_parser().parse_args(words)
     return args.func(args)
 
 
