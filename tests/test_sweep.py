@@ -351,7 +351,9 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path: Path, cache_
     assert code == 0
     pruned = storage.load_existing(study_dir).trials[-1]
     assert pruned.state == optuna.trial.TrialState.PRUNED
-    assert list(pruned.intermediate_values) == [1] and pruned.intermediate_values[1] > 1.0
+    # pruned at its first evaluation; the stop reaches the trial asynchronously (a signal
+    # after the report), so on a busy machine it may report one more evaluation first
+    assert min(pruned.intermediate_values) == 1 and pruned.intermediate_values[1] > 1.0
     [run] = ExperimentTracker(tmp_path / "t.db").list_experiments()
     assert run["id"] == pruned.user_attrs["experiment_id"]
     assert run["status"] == "interrupted"

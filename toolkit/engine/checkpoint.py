@@ -40,9 +40,10 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from toolkit.errors import CheckpointError
+from toolkit.models.adapters import load_trainable_state, trainable_state
 from toolkit.state import TrainState
 
 logger = logging.getLogger(__name__)
@@ -271,7 +272,12 @@ def _save_parts(accelerator: Accelerator, directory: Path, parts: Resumable) -> 
         save_fsdp_model(fsdp, accelerator, parts.model, str(directory))
         save_fsdp_optimizer(fsdp, accelerator, parts.optimizer, parts.model, str(directory))
     elif accelerator.is_main_process:
-        save_model(accelerator.unwrap_model(parts.model), str(directory / WEIGHTS_FILE))
+        model = accelerator.unwrap_model(parts.model)
+        adapter = trainable_state(model)  # a frozen base is not saved again: adapters alone
+        if adapter is None:
+            save_model(model, str(directory / WEIGHTS_FILE))
+        else:
+            save_file(adapter, str(directory / WEIGHTS_FILE))
         torch.save(parts.optimizer.state_dict(), directory / OPTIMIZER_FILE)
     if accelerator.is_main_process:
         _write_json(directory / SCHEDULER_FILE, parts.scheduler.state_dict())
@@ -320,7 +326,11 @@ def load(accelerator: Accelerator, directory: Path, parts: Resumable) -> TrainSt
         load_fsdp_model(fsdp, accelerator, parts.model, str(directory))
         load_fsdp_optimizer(fsdp, accelerator, parts.optimizer, parts.model, str(directory))
     else:
-        load_model(accelerator.unwrap_model(parts.model), str(directory / WEIGHTS_FILE))
+        model = accelerator.unwrap_model(parts.model)
+        if trainable_state(model) is None:
+            load_model(model, str(directory / WEIGHTS_FILE))
+        else:
+            load_trainable_state(model, load_file(str(directory / WEIGHTS_FILE)), directory)
         parts.optimizer.load_state_dict(
             torch.load(directory / OPTIMIZER_FILE, map_location="cpu", weights_only=True))
     parts.scheduler.load_state_dict(_read_json(directory / SCHEDULER_FILE))

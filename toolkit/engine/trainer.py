@@ -29,7 +29,7 @@ from toolkit.evaluation.evaluator import EvalSettings, evaluate, needs_synced_gp
 from toolkit.evaluation.generate import generate_everywhere, generation_config, generation_kwargs
 from toolkit.events import Callback, Event, EventBus, RunContext
 from toolkit.events.factory import as_subscriber, subscribers_for
-from toolkit.models.adapters import model_info, trainable_state_hooks
+from toolkit.models.adapters import model_info
 from toolkit.models.families import resolve_family
 from toolkit.models.loading import build_model
 from toolkit.models.prompts import config_prompt_format, stop_token_ids
@@ -103,7 +103,6 @@ class DialogueSummarizationTrainer:
         """Accelerator, seed, tokenizer and model (from a checkpoint or a preset)."""
         if self.accelerator is None:
             self.accelerator = build_accelerator(self.cfg)
-            trainable_state_hooks(self.accelerator)  # adapters: checkpoints hold them alone
         m, t = self.cfg.model, self.cfg.tokenizer
         if self.tokenizer is None:
             train = self._train_split()

@@ -2,7 +2,7 @@
 the tracker records, and the saved adapter directory (adapter + tokenizer, base by reference).
 
 Only adapter weights train; the optimizer is built from parameters with requires_grad, so it
-sees only them. Checkpoints store the trainable tensors alone (`trainable_state_hooks`): a few
+sees only them. Checkpoints store the trainable tensors alone (`trainable_state`): a few
 MB for a billion-parameter base, and exact resume because the frozen base is reloaded as is.
 """
 
@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
-from safetensors.torch import load_file
 
 from toolkit.errors import CheckpointError, ConfigError, ToolkitError
 
@@ -122,41 +120,24 @@ def model_info(model: torch.nn.Module, model_cfg, peft_cfg, architecture: str) -
 
 
 # ------------------------------------------------------------------------- checkpoints
-def _frozen_parts(model: torch.nn.Module) -> bool:
-    return any(not p.requires_grad for p in model.parameters())
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The tensors a checkpoint must hold when part of `model` is frozen (an adapter's), else
+    None: the whole model is saved."""
+    if all(p.requires_grad for p in model.parameters()):
+        return None
+    return {name: p.detach().contiguous() for name, p in model.named_parameters()
+            if p.requires_grad}
 
 
-def _trainable_names(model: torch.nn.Module) -> set[str]:
-    return {name for name, p in model.named_parameters() if p.requires_grad}
-
-
-def trainable_state_hooks(accelerator: Accelerator) -> None:
-    """Make `save_state` store only the trainable tensors of a model with a frozen part, and
-    `load_state` put them back into the base that was loaded again (non-sharded runs; DeepSpeed
-    and FSDP save through their own engines)."""
-
-    def save_hook(models: list, weights: list, output_dir: str) -> None:
-        for index, (model, state) in enumerate(zip(models, weights)):
-            if _frozen_parts(model):
-                keep = _trainable_names(model)
-                weights[index] = {k: v for k, v in state.items() if k in keep}
-
-    def load_hook(models: list, input_dir: str) -> None:
-        for index, model in reversed(list(enumerate(models))):
-            if not _frozen_parts(model):
-                continue
-            name = "model.safetensors" if index == 0 else f"model_{index}.safetensors"
-            state = load_file(str(Path(input_dir) / name))
-            missing = _trainable_names(model) - set(state)
-            if missing:
-                raise CheckpointError(f"checkpoint {input_dir} lacks {len(missing)} trainable "
-                                      f"tensors (e.g. {sorted(missing)[0]}); it was saved with "
-                                      f"other adapter settings; resume with the run's config")
-            model.load_state_dict(state, strict=False)
-            del models[index]  # loaded: accelerate must not load it again (strictly)
-
-    accelerator.register_save_state_pre_hook(save_hook)
-    accelerator.register_load_state_pre_hook(load_hook)
+def load_trainable_state(model: torch.nn.Module, state: dict[str, torch.Tensor],
+                         source: Path) -> None:
+    """Put the saved trainable tensors back into a base that was loaded again."""
+    missing = {name for name, p in model.named_parameters() if p.requires_grad} - set(state)
+    if missing:
+        raise CheckpointError(f"checkpoint {source} lacks {len(missing)} trainable tensors (e.g. "
+                              f"{sorted(missing)[0]}); it was saved with other adapter settings; "
+                              f"resume with the run's config")
+    model.load_state_dict(state, strict=False)
 
 
 # -------------------------------------------------------------- saved adapter directories
