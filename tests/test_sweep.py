@@ -351,13 +351,13 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path: Path, cache_
     assert code == 0
     pruned = storage.load_existing(study_dir).trials[-1]
     assert pruned.state == optuna.trial.TrialState.PRUNED
-    # pruned at its first evaluation; the stop reaches the trial asynchronously (a signal
-    # after the report), so on a busy machine it may report one more evaluation first
-    assert min(pruned.intermediate_values) == 1 and pruned.intermediate_values[1] > 1.0
+    # the supervisor reads reports and signals the trial asynchronously, so on a busy machine
+    # the decision may come at a later evaluation than the first: every one is worse than 0.01
+    assert min(pruned.intermediate_values) == 1 and min(pruned.intermediate_values.values()) > 1.0
     [run] = ExperimentTracker(tmp_path / "t.db").list_experiments()
     assert run["id"] == pruned.user_attrs["experiment_id"]
     assert run["status"] == "interrupted"
-    assert run["notes"].startswith("pruned by sweep prune (trial 4) at evaluation 1 (step 2)")
+    assert run["notes"].startswith("pruned by sweep prune (trial 4) at evaluation ")
     assert Path(run["run_dir"], "final").is_dir()  # SIGTERM: the trainer saved and left
     code, status = cli("status", "--study-dir", str(study_dir))
     assert "pruned" in status and "best: trial 0" in status
