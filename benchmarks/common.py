@@ -35,8 +35,24 @@ LABELS = {"ours": "toolkit loop", CANDIDATE: "candidate toolkit loop",
           "predict_ours": "toolkit predict", "predict_trainer": "Seq2SeqTrainer.predict"}
 
 
+class SavedSpec:
+    """A dataclass of settings that every contender process reads from <work>/<FILE>."""
+
+    FILE = "spec.json"
+
+    def save(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / self.FILE
+        target.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
 @dataclass
-class Spec:
+class Spec(SavedSpec):
     """The settings every contender shares; saved as <work>/spec.json."""
 
     work: str
@@ -67,16 +83,6 @@ class Spec:
     @property
     def path(self) -> Path:
         return Path(self.work)
-
-    def save(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / "spec.json"
-        target.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        return target
-
-    @classmethod
-    def load(cls, path: str | Path) -> Spec:
-        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def resolve_data(data: str | None) -> str:

@@ -11,10 +11,11 @@ the memory LoRA saves.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import (
+    SavedSpec,
     Spec,
     heldout_loss,
     load_rows,
@@ -32,8 +33,10 @@ METHODS = ("lora", "qlora", "full")
 
 
 @dataclass
-class LoraSpec:
+class LoraSpec(SavedSpec):
     """Settings every LoRA contender shares; saved as <work>/lora-spec.json."""
+
+    FILE = "lora-spec.json"
 
     work: str
     data: str
@@ -68,16 +71,6 @@ class LoraSpec:
     @property
     def heldout_dir(self) -> Path:
         return self.model_dir.with_name(f"{self.model_dir.name}-heldout{self.heldout}")
-
-    def save(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / "lora-spec.json"
-        target.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        return target
-
-    @classmethod
-    def load(cls, path: str | Path) -> LoraSpec:
-        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
     def rows_spec(self) -> Spec:
         """A Spec that reads the same data splits."""
