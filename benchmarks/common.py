@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum"
@@ -252,6 +253,41 @@ def ours_steps(spec: Spec, features) -> list[list[tuple[int, int]]]:
                 break
         epoch += 1
     return steps
+
+
+# ------------------------------------------------------------------------- toolkit config
+def toolkit_config(spec: Spec, name: str, output_dir: Path, train_path: str, heldout: str,
+                   **sections: dict) -> Path:
+    """<work>/<name>.yaml: the toolkit run every benchmark contender of ours shares (the spec's
+    data, lengths and optimization; eval and tracking off; only the performance, metrics and
+    timer callbacks); `sections` update the matching sections (model, peft, training, ...)."""
+    timer = {"name": "benchmarks.timing:LoopTimer", "heldout": heldout,
+             "skip_steps": spec.skip_steps, **sections.pop("timer", {})}
+    if spec.deadline:
+        timer["deadline"] = spec.deadline
+    config = {
+        "general": {"seed": spec.seed, "output_dir": str(output_dir), "log_level": "warning"},
+        "meta": {"experiment_name": f"bench_{name}"},
+        "model": {},
+        "tokenizer": {"max_source_length": spec.max_source_length,
+                      "max_target_length": spec.max_target_length},
+        "data": {"train_path": train_path, "validation_path": None,
+                 "cache_dir": str(spec.path / "cache"),
+                 "embedded_train_size": spec.embedded_train_size,
+                 "max_train_samples": spec.train_limit},
+        "training": {"max_steps": spec.steps, "per_device_train_batch_size": spec.batch_size,
+                     "gradient_accumulation_steps": spec.accumulation,
+                     "learning_rate": spec.learning_rate, "weight_decay": 0.0,
+                     "warmup_ratio": 0.0, "lr_scheduler_type": "linear", "max_grad_norm": 1.0,
+                     "mixed_precision": spec.precision, "eval_strategy": "no"},
+        "tracking": {"enabled": False},
+        "callbacks": ["performance", {"name": "metrics_history", "draw_curves": False}, timer],
+    }
+    for section, values in sections.items():
+        config.setdefault(section, {}).update(values)
+    path = spec.path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------------- report

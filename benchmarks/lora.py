@@ -20,6 +20,7 @@ from benchmarks.common import (
     heldout_loss,
     load_rows,
     split_path,
+    toolkit_config,
 )
 
 # Llama-style sizes: hidden, intermediate, layers, heads, key/value heads
@@ -154,35 +155,17 @@ def heldout_features(tokenizer, rows: list[dict], spec: LoraSpec):
                                                    spec) for r in rows])
 
 
-def ours_config(spec: LoraSpec, method: str, output_dir: Path) -> dict:
+def lora_config(spec: LoraSpec, method: str, output_dir: Path, name: str) -> Path:
     """The toolkit run: the same model, prompt, LoRA and training settings; eval off."""
     peft = {"method": "none"} if method == "full" else {
         "method": method, "r": spec.r, "alpha": spec.alpha, "dropout": spec.dropout,
         "target_modules": TARGET_MODULES}
-    deadline = {"deadline": spec.deadline} if spec.deadline else {}
-    return {
-        "general": {"seed": spec.seed, "output_dir": str(output_dir), "log_level": "warning"},
-        "meta": {"experiment_name": f"bench_{method}"},
-        "model": {"architecture": "auto", "checkpoint": str(spec.model_dir),
-                  "torch_dtype": "bfloat16" if spec.precision == "bf16" else "float32"},
-        "peft": peft,
-        "tokenizer": {"max_source_length": spec.max_source_length,
-                      "max_target_length": spec.max_target_length},
-        "data": {"train_path": split_path(spec.rows_spec(), "train"), "validation_path": None,
-                 "cache_dir": str(spec.path / "cache"), "prompt_template": PROMPT,
-                 "embedded_train_size": spec.embedded_train_size,
-                 "max_train_samples": spec.train_limit},
-        "training": {"max_steps": spec.steps, "per_device_train_batch_size": spec.batch_size,
-                     "gradient_accumulation_steps": spec.accumulation,
-                     "learning_rate": spec.learning_rate, "weight_decay": 0.0,
-                     "warmup_ratio": 0.0, "lr_scheduler_type": "linear", "max_grad_norm": 1.0,
-                     "mixed_precision": spec.precision, "eval_strategy": "no",
-                     "logging_steps": max(1, spec.skip_steps)},
-        "tracking": {"enabled": False},
-        "callbacks": ["performance", {"name": "metrics_history", "draw_curves": False},
-                      {"name": "benchmarks.timing:LoopTimer", "heldout": str(spec.heldout_dir),
-                       "skip_steps": spec.skip_steps, "causal": True, **deadline}],
-    }
+    return toolkit_config(
+        spec, name, output_dir, split_path(spec.rows_spec(), "train"), str(spec.heldout_dir),
+        model={"architecture": "auto", "checkpoint": str(spec.model_dir),
+               "torch_dtype": "bfloat16" if spec.precision == "bf16" else "float32"},
+        peft=peft, data={"prompt_template": PROMPT},
+        training={"logging_steps": max(1, spec.skip_steps)}, timer={"causal": True})
 
 
 def ours_figures(run_dir: Path) -> dict:

@@ -28,8 +28,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
-
 from benchmarks.common import (  # noqa: E402
     CANDIDATE,
     EMBEDDED,
@@ -50,6 +48,7 @@ from benchmarks.common import (  # noqa: E402
     resolve_data,
     split_path,
     tokenizer_dir,
+    toolkit_config,
     train_table,
 )
 from benchmarks.lora import LoraSpec, unsupported  # noqa: E402
@@ -110,42 +109,20 @@ def run_process(command: list[str], log: Path, env: dict[str, str],
 
 def ours_config(spec: Spec, output_dir: Path, name: str, training: dict | None = None,
                 evaluation: dict | None = None) -> Path:
-    """The toolkit run: eval and tracking off, only the performance/metrics/timer callbacks;
-    `training` overrides training.*, `evaluation` adds validation with generation."""
-    timer = {"name": "benchmarks.timing:LoopTimer", "heldout": str(features_dir(spec, "heldout")),
-             "skip_steps": spec.skip_steps}
-    if spec.deadline:
-        timer["deadline"] = spec.deadline
-    config = {
-        "general": {"seed": spec.seed, "output_dir": str(output_dir), "log_level": "warning"},
-        "meta": {"experiment_name": f"bench_{name}"},
-        "model": {"architecture": "bart", "preset": spec.preset},
-        "tokenizer": {"path": str(tokenizer_dir(spec)),
-                      "max_source_length": spec.max_source_length,
-                      "max_target_length": spec.max_target_length},
-        "data": {"train_path": split_path(spec, "train"), "validation_path": None,
-                 "cache_dir": str(spec.path / "cache"),
-                 "embedded_train_size": spec.embedded_train_size,
-                 "max_train_samples": spec.train_limit},
-        "training": {"max_steps": spec.steps, "per_device_train_batch_size": spec.batch_size,
-                     "gradient_accumulation_steps": spec.accumulation,
-                     "learning_rate": spec.learning_rate, "weight_decay": 0.0,
-                     "warmup_ratio": 0.0, "lr_scheduler_type": "linear", "max_grad_norm": 1.0,
-                     "mixed_precision": spec.precision, "logging_steps": spec.logging_steps,
-                     "eval_strategy": "no", **(training or {})},
-        "tracking": {"enabled": False},
-        "callbacks": ["performance", {"name": "metrics_history", "draw_curves": False}, timer],
-    }
+    """The toolkit run on the from-scratch BART; `training` overrides training.*,
+    `evaluation` adds validation with generation."""
+    sections: dict = {"training": {"logging_steps": spec.logging_steps, **(training or {})}}
     if evaluation:
-        config["data"].update(validation_path=split_path(spec, "validation"),
-                              max_eval_samples=evaluation["samples"])
-        config["training"].update(eval_strategy="steps", eval_steps=evaluation["every"],
-                                  per_device_eval_batch_size=evaluation["samples"])
-        config["generation"] = {"num_beams": evaluation["num_beams"],
-                                "max_new_tokens": evaluation["max_new_tokens"]}
-    path = spec.path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+        sections["data"] = {"validation_path": split_path(spec, "validation"),
+                            "max_eval_samples": evaluation["samples"]}
+        sections["training"].update(eval_strategy="steps", eval_steps=evaluation["every"],
+                                     per_device_eval_batch_size=evaluation["samples"])
+        sections["generation"] = {"num_beams": evaluation["num_beams"],
+                                  "max_new_tokens": evaluation["max_new_tokens"]}
+    return toolkit_config(spec, name, output_dir, split_path(spec, "train"),
+                          str(features_dir(spec, "heldout")),
+                          model={"architecture": "bart", "preset": spec.preset},
+                          tokenizer={"path": str(tokenizer_dir(spec))}, **sections)
 
 
 def contender(spec: Spec, kind: str, log: Path, model: str | None = None,
@@ -278,7 +255,7 @@ def run_lora(spec: Spec, lspec, name: str, round_index: int, timeout: float | No
              ) -> dict:
     """One LoRA contender: the toolkit (LoRA, QLoRA or full fine-tuning) or TRL's SFTTrainer
     (`sft_lora`, `sft_qlora`); `name` is `<method>_ours` or `<method>_sft`."""
-    from benchmarks.lora import ours_config, ours_figures
+    from benchmarks.lora import lora_config, ours_figures
 
     method, who = name.rsplit("_", 1)
     log = spec.path / "logs" / f"round{round_index}-{name}.log"
@@ -286,9 +263,7 @@ def run_lora(spec: Spec, lspec, name: str, round_index: int, timeout: float | No
         return contender(spec, f"sft_{method}", log, timeout=timeout,
                          spec_file=lspec.save())
     output = spec.path / f"{name}-runs" / f"round{round_index}"
-    config = spec.path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump(ours_config(lspec, method, output), sort_keys=False),
-                      encoding="utf-8")
+    config = lora_config(lspec, method, output, name)
     rss = run_process([sys.executable, str(ROOT / "toolkit" / "train.py"), "--config",
                        str(config)], log, environment(spec), timeout)
     return {**ours_figures(newest_run(output)), "peak_rss_mb": rss}

@@ -25,6 +25,7 @@ from toolkit.tracking import (
     db,
 )
 from toolkit.tracking.db import NotFoundError, TrackingError
+from toolkit.tracking.subscribers import PARAMETER_KEYS
 
 CONFIG = {
     "meta": {"experiment_name": "kobart_base", "description": "KoBART 기본 실험", "tags": ["v1"]},
@@ -260,6 +261,7 @@ def test_connect_migrates_a_version_1_file_in_place(
     assert raw(db_path, "SELECT version FROM schema_version") == [(db.SCHEMA_VERSION,)]
     old = tracker.get_experiment("exp_20250128_001")
     assert old["best_metrics"] == {"rouge_combined_f1": 0.47} and old["tags"] is None
+    assert old["model_info"] is None  # v3 added the column; old runs have none
     assert tracker.get_experiment("exp_20250128_002")["status"] == "interrupted"  # no heartbeat
     points = tracker.get_metrics("exp_20250128_001")
     assert [(p["step"], p["value"]) for p in points] == [(100, 0.40), (200, 0.46)]  # latest kept
@@ -328,10 +330,18 @@ def test_registry_versions_search_compare_and_aliases(db_path: Path) -> None:
 
 # --- the subscribers, driven through the bus ----------------------------------------------------
 
+MODEL_INFO = {
+    "architecture": "kobart", "checkpoint": "gogamza/kobart", "num_parameters": 123_859_968,
+    "trainable_parameters": 1_179_648, "torch_dtype": "float32", "precision": "no",
+    "adapter": {"method": "lora", "r": 8, "alpha": 16, "dropout": 0.05,
+                "target_modules": "all-linear", "modules_to_save": []},
+}
+
+
 def make_run(run_dir: Path, resumed: bool = False) -> RunContext:
     return RunContext(
         run_dir=run_dir, experiment_name="kobart_base", config=CONFIG, config_hash="abc123",
-        resumed=resumed, model_info={"architecture": "kobart", "checkpoint": "gogamza/kobart"},
+        resumed=resumed, model_info=MODEL_INFO,
         dataset_info={"train_size": 1000},
     )
 
@@ -382,6 +392,7 @@ def test_subscribers_record_and_register_a_run(db_path: Path, tmp_path: Path) ->
     assert experiment["description"] == "KoBART 기본 실험" and experiment["tags"] == ["v1"]
     assert experiment["config_hash"] == "abc123" and experiment["run_dir"] == str(run.run_dir)
     assert experiment["best_metrics"] == result.best_metrics
+    assert experiment["model_info"] == MODEL_INFO  # parameter counts and adapter settings
     assert len(tracker.get_metrics(experiment_id, "train/loss")) == 6
     assert len(tracker.get_metrics(experiment_id, "eval/rouge_combined_f1")) == 3
 
@@ -389,10 +400,14 @@ def test_subscribers_record_and_register_a_run(db_path: Path, tmp_path: Path) ->
     assert (result.experiment_id, result.model_id) == (experiment_id, model["id"])
     assert model["name"] == "kobart_base" and model["checkpoint"] == "gogamza/kobart"
     assert model["training_info"] == {
-        "epochs": 3, "batch_size": 16, "learning_rate": 5e-5, "global_step": 6
+        "epochs": 3, "batch_size": 16, "learning_rate": 5e-5, "global_step": 6,
+        **{key: MODEL_INFO[key] for key in PARAMETER_KEYS},
     }
     assert model["path"] == result.model_path and model["experiment_id"] == experiment_id
-    assert tracker.export_experiment(experiment_id)["model_info"]["model_id"] == model["id"]
+    exported = tracker.export_experiment(experiment_id)["model_info"]
+    assert exported["model_id"] == model["id"] and exported["trainable_parameters"] == 1_179_648
+    compared = tracker.compare_experiments([experiment_id])
+    assert compared["model.adapter.r"] == [8] and compared["model.num_parameters"] == [123_859_968]
 
 
 def test_a_resumed_run_continues_its_experiment(db_path: Path, tmp_path: Path) -> None:

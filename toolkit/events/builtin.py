@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from toolkit.events.bus import Callback, RunContext, StopTraining
+from toolkit.events.bus import LOGGER, Callback, RunContext, StopTraining
 from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
@@ -55,7 +55,7 @@ class ProgressBar(Callback):
 class LogFile(Callback):
     """Writes the toolkit's log records, tracebacks included, to <run dir>/train.log."""
 
-    order = 100
+    order = LOGGER
 
     def __init__(self) -> None:
         self.handler: logging.Handler | None = None
@@ -98,7 +98,7 @@ class MetricsHistory(Callback):
     one uninterrupted run.
     """
 
-    order = 100
+    order = LOGGER
 
     def __init__(self, draw_curves: bool = True) -> None:
         self.draw_curves = draw_curves

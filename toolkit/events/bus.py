@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Dispatch phases (Callback.order): producers add to a log's metrics, guards and stoppers read
+# them, loggers record the same dict; AFTER_LOGGERS sees what loggers shared (a tracker id).
+PRODUCER = 0
+GUARD = 50
+LOGGER = 100
+AFTER_LOGGERS = 110
+
 
 class Event(str, Enum):
     """Every event the loop emits; the value is the handler's method name."""
@@ -94,14 +101,14 @@ class Callback:
     """Base class of subscribers: override the handlers you need, leave the rest.
 
     ``critical = True`` lets the subscriber's errors stop the run; ``main_process_only = True``
-    (the default) delivers events only on the main process. ``order`` fixes dispatch: metric
-    producers (0) add to a log's metrics before guards and stoppers (50) and loggers (100) see
-    it, so every logger records the same dict.
+    (the default) delivers events only on the main process. ``order`` is the dispatch phase:
+    PRODUCER, GUARD (the default), LOGGER or AFTER_LOGGERS, so every logger records the same
+    metrics dict.
     """
 
     critical: bool = False
     main_process_only: bool = True
-    order: int = 50
+    order: int = GUARD
 
     def on_train_begin(self, state: TrainState, run: RunContext) -> None: ...
     def on_epoch_begin(self, state: TrainState) -> None: ...

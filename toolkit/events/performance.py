@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from toolkit.events.bus import Callback, RunContext
+from toolkit.events.bus import PRODUCER, Callback, RunContext
 from toolkit.state import TrainState
 
 logger = logging.getLogger("toolkit")
@@ -28,7 +28,7 @@ def peak_memory_mb() -> float:
 class PerformanceMonitor(Callback):
     """Adds perf/* metrics to every log and warns when the loss jumps above its running mean."""
 
-    order = 0  # a metric producer: runs before the loggers
+    order = PRODUCER
 
     def __init__(self, spike_factor: float = 3.0) -> None:
         self.spike_factor = spike_factor

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.events.bus import Callback, RunContext
+from toolkit.events.bus import LOGGER, Callback, RunContext
 
 if TYPE_CHECKING:
     from accelerate.tracking import GeneralTracker
@@ -43,7 +43,7 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 class AccelerateTrackers(Callback):
     """Logs metrics and the config to Accelerate's trackers; registers best/ in MLflow."""
 
-    order = 100  # a logger: sees the metrics after producers added theirs
+    order = LOGGER
 
     def __init__(self, trackers: list[str], mlflow_tracking_uri: str | None = None,
                  register_model: bool = False, model_name: str | None = None):

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.events.bus import Callback, RunContext
+from toolkit.events.bus import LOGGER, Callback, RunContext
 
 if TYPE_CHECKING:
     from toolkit.state import TrainingResult, TrainState
@@ -34,7 +34,7 @@ COLUMNS = ["input", "prediction", "reference"]
 class WandbCallback(Callback):
     """Logs metrics, the best evaluation, prediction tables and (optionally) the model."""
 
-    order = 100  # a logger: sees the metrics after producers added theirs
+    order = LOGGER
 
     def __init__(self, project: str = "dialogue-summarization", entity: str | None = None,
                  run_name: str | None = None, group: str | None = None,

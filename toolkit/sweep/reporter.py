@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.events.bus import Callback, RunContext
+from toolkit.events.bus import AFTER_LOGGERS, Callback, RunContext
 
 if TYPE_CHECKING:
     from toolkit.state import TrainState
@@ -30,7 +30,7 @@ REPORTER = "toolkit.sweep.reporter:SweepReporter"
 class SweepReporter(Callback):
     """Appends the trial's start and every value of the sweep metric to the report file."""
 
-    order = 110  # after the tracker, so the begin record carries its experiment id
+    order = AFTER_LOGGERS  # the begin record carries the tracker's experiment id
 
     def __init__(self) -> None:
         path = os.environ.get(REPORT_ENV)

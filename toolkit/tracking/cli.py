@@ -185,7 +185,7 @@ def _run_details(e: dict[str, Any]) -> str:
     fields = (
         "id", "name", "status", "description", "model_type", "start_time", "end_time", "host",
         "pid", "git_commit", "config_hash", "wandb_run_id", "run_dir", "tags", "notes",
-        "dataset_info", "library_versions",
+        "model_info", "dataset_info", "library_versions",
     )
     parts = [table(("FIELD", "VALUE"), [(f, e[f]) for f in fields])]
     metrics = list(dict.fromkeys([*e["best_metrics"], *e["final_metrics"]]))

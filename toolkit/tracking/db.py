@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from toolkit.errors import ToolkitError
 
 DEFAULT_DB_PATH = "experiments/toolkit.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 2.0  # SQLite's own wait for the lock, inside each attempt
 LOCK_RETRIES = 6  # attempts after that, with exponential backoff (about 15 s in all)
 MAXIMIZED = ("rouge", "accuracy", "bleu", "f1")
@@ -215,6 +215,12 @@ CREATE TABLE model_aliases (
 """
 
 
+# v3: the model as trained (architecture, parameter counts, dtype, precision, adapter settings)
+SCHEMA_V3 = """
+ALTER TABLE experiments ADD COLUMN model_info TEXT;
+"""
+
+
 def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     _run_script(conn, SCHEMA_V1)
 
@@ -225,7 +231,9 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
         refresh_summary(conn, row["experiment_id"], row["key"])
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_v1, 2: _migrate_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_v1, 2: _migrate_to_v2, 3: lambda conn: _run_script(conn, SCHEMA_V3),
+}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

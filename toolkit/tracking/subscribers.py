@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolkit.errors import ToolkitError
-from toolkit.events.bus import Callback, RunContext
+from toolkit.events.bus import LOGGER, Callback, RunContext
 from toolkit.tracking.db import DEFAULT_DB_PATH, NotFoundError
 from toolkit.tracking.registry import ModelRegistry
 from toolkit.tracking.tracker import ExperimentTracker
@@ -36,7 +36,7 @@ T = TypeVar("T")
 class _DatabaseSubscriber(Callback):
     """Runs its database work through :meth:`_guard`: the first failure warns and disables."""
 
-    order = 100  # a logger: sees the metrics after producers added theirs
+    order = LOGGER
 
     def __init__(self, db_path: str | Path):
         self.db_path = Path(db_path)
@@ -142,6 +142,7 @@ class TrackerCallback(_DatabaseSubscriber):
             config=run.config,
             model_type=run.model_info.get("architecture"),
             dataset_info=run.dataset_info,
+            model_info=run.model_info,
             wandb_run_id=self._wandb_run_id,
             tags=self.tags if self.tags is not None else meta.get("tags"),
             run_dir=run.run_dir,

@@ -22,7 +22,8 @@ OPEN = ("created", "running", "interrupted")  # a status change must start from 
 ALIASES = {"in_progress": "running"}  # the seed's name for a running experiment
 STALE_AFTER = timedelta(minutes=10)
 JSON_FIELDS = (
-    "config", "dataset_info", "library_versions", "tags", "final_metrics", "best_metrics"
+    "config", "dataset_info", "model_info", "library_versions", "tags", "final_metrics",
+    "best_metrics",
 )
 OPEN_SQL = ", ".join(f"'{status}'" for status in OPEN)
 
@@ -44,18 +45,23 @@ class ExperimentTracker:
         config: dict[str, Any] | None = None,
         model_type: str | None = None,
         dataset_info: dict[str, Any] | None = None,
+        model_info: dict[str, Any] | None = None,
         wandb_run_id: str | None = None,
         tags: list[str] | None = None,
         run_dir: str | Path | None = None,
         config_hash: str | None = None,
     ) -> str:
-        """Record a new running experiment with its environment; return its id."""
+        """Record a new running experiment with its environment; return its id.
+
+        ``model_info``: the model as trained (parameter counts, dtype, precision, adapter).
+        """
         moment = db.now()
         row = {
             "name": name, "description": description, "status": "running",
             "start_time": db.iso(moment), "heartbeat": db.iso(moment),
             "config": db.dumps(config), "config_hash": config_hash or loader.config_hash(config or {}),
             "model_type": model_type, "dataset_info": db.dumps(dataset_info),
+            "model_info": db.dumps(model_info),
             "wandb_run_id": wandb_run_id, "git_commit": git_commit(),
             "library_versions": db.dumps(library_versions()), "host": socket.gethostname(),
             "pid": os.getpid(), "tags": db.dumps(tags),
@@ -223,12 +229,15 @@ class ExperimentTracker:
         return pick(scored, key=lambda pair: pair[0])[1]
 
     def compare_experiments(self, experiment_ids: list[str]) -> dict[str, list[Any]]:
-        """``{field: [value per id]}``: identity, the seed's metrics, and config keys that differ."""
+        """``{field: [value per id]}``: identity, the model as trained (parameter counts,
+        adapter), the seed's metrics, and config keys that differ."""
         experiments = [self.get_experiment(i) for i in experiment_ids]
         table = {
             field: [e[field] for e in experiments]
             for field in ("name", "status", "model_type", "start_time", "end_time")
         }
+        models = union([flatten(e["model_info"] or {}) for e in experiments])
+        table |= {f"model.{key}": values for key, values in models.items()}
         table |= union([seed_metrics(e) for e in experiments])
         configs = union([flatten(e["config"] or {}) for e in experiments])
         return table | {
@@ -253,7 +262,8 @@ class ExperimentTracker:
             "status": experiment["status"],
             "config": experiment["config"],
             "metrics": seed_metrics(experiment),
-            "model_info": {"model_id": model["id"], "checkpoint_path": model["path"]},
+            "model_info": {"model_id": model["id"], "checkpoint_path": model["path"],
+                           **(experiment["model_info"] or {})},
             "wandb_run_id": experiment["wandb_run_id"],
             "notes": experiment["notes"],
         }
