@@ -314,8 +314,11 @@ def make_parser() -> argparse.ArgumentParser:
                              "and steadier on a machine other jobs share. Default: torch's.")
     parser.add_argument("--no-lora", action="store_true",
                         help="Leave out the LoRA comparison (toolkit vs TRL's SFTTrainer).")
-    parser.add_argument("--lora-steps", type=int, default=20,
-                        help="Optimizer steps of each LoRA contender.")
+    parser.add_argument("--lora-steps", type=int, default=50,
+                        help="Optimizer steps of each LoRA contender. 50 x 8 samples is one "
+                             "whole megabatch of the Trainer's length-grouped sampler, which "
+                             "serves each megabatch longest first: fewer steps would give "
+                             "SFTTrainer only the longest examples.")
     parser.add_argument("--json", default=None, help="Write every figure to this JSON file.")
     return parser
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmarks.common import past_deadline, peak_rss_mb, synchronize
 from toolkit.events import Callback, RunContext, StopTraining
+from toolkit.events.bus import AFTER_LOGGERS
 from toolkit.events.performance import peak_memory_mb
 from toolkit.state import TrainState
 
@@ -25,7 +26,7 @@ from toolkit.state import TrainState
 class LoopTimer(Callback):
     """Loop time, samples, peak memory and the held-out loss of the run."""
 
-    order = 200  # after the metric producers and MetricsHistory
+    order = AFTER_LOGGERS  # after the metric producers and MetricsHistory
 
     def __init__(self, heldout: str | None = None, skip_steps: int = 0,
                  deadline: float | None = None, causal: bool = False) -> None:
