@@ -206,12 +206,13 @@ def heldout_loss(model: torch.nn.Module, features, pad_id: int, batch_size: int 
     model.eval()
     total, tokens = 0.0, 0
     rows = features.select_columns(["input_ids", "labels"])
-    for start in range(0, len(rows), batch_size):
-        batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-        count = int(target_tokens(batch["labels"], causal))
-        batch = {k: v.to(device) for k, v in batch.items()}
-        total += float(model(**batch).loss) * count
-        tokens += count
+    with torch.inference_mode():  # no activations kept: the process peak stays training's
+        for start in range(0, len(rows), batch_size):
+            batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+            count = int(target_tokens(batch["labels"], causal))
+            batch = {k: v.to(device) for k, v in batch.items()}
+            total += float(model(**batch).loss) * count
+            tokens += count
     model.train(was_training)
     return total / max(tokens, 1)
 

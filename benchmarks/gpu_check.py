@@ -108,7 +108,7 @@ GPU = Sizes(vocab_size=30000, max_source_length=512, max_target_length=128, trai
             train_steps=60, skip_steps=5, predict_n=128, predict_batch=32, num_beams=4,
             max_new_tokens=64, precision_preset="small", precision_steps=30,
             distributed_steps=20, eval_samples=32, lora_size="0.5b", lora_vocab=32000,
-            lora_batch=8, lora_steps=20,
+            lora_batch=8, lora_steps=50,  # one whole megabatch of the Trainer sampler
             budgets={"train": 100, "predict": 45, "precision": 75, "distributed": 90,
                      "lora": 120, "ddp": 60})
 DRY = Sizes(vocab_size=400, max_source_length=96, max_target_length=32, train_limit=96,

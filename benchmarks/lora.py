@@ -71,7 +71,7 @@ class LoraSpec(SavedSpec):
 
     @property
     def heldout_dir(self) -> Path:
-        return self.model_dir.with_name(f"{self.model_dir.name}-heldout{self.heldout}")
+        return self.model_dir.with_name(f"{self.model_dir.name}-heldout{self.heldout}-toolkit")
 
     def rows_spec(self) -> Spec:
         """A Spec that reads the same data splits."""
@@ -135,24 +135,21 @@ def prepare(spec: LoraSpec) -> None:
     if not spec.heldout_dir.is_dir():
         tokenizer = load_tokenizer(str(spec.model_dir))
         rows = load_rows(rows_spec, "validation", spec.heldout)
-        heldout_features(tokenizer, rows, spec).save_to_disk(spec.heldout_dir)
+        pair_features(tokenizer, rows, spec).save_to_disk(spec.heldout_dir)
 
 
-def encode_pair(tokenizer, dialogue: str, summary: str, spec: LoraSpec) -> dict:
-    """input_ids and labels (-100 on the prompt) of one example."""
-    prompt = tokenizer(PROMPT.format(dialogue=dialogue), add_special_tokens=False)["input_ids"]
-    answer = tokenizer(" " + summary, add_special_tokens=False)["input_ids"]
-    prompt = ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) \
-        + prompt[: spec.max_source_length - 1]
-    answer = answer[: spec.max_target_length - 1] + [tokenizer.eos_token_id]
-    return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+def pair_features(tokenizer, rows: list[dict], spec: LoraSpec):
+    """input_ids and labels (-100 on the prompt) as the toolkit builds them from PROMPT (the
+    dialogue truncated, never the template or the summary): SFTTrainer trains on these very
+    tokens, and every contender is scored on the held-out rows built alike."""
+    from toolkit.data.features import FeatureBuilder
+    from toolkit.models.families import resolve_family
+    from toolkit.models.prompts import prompt_format
 
-
-def heldout_features(tokenizer, rows: list[dict], spec: LoraSpec):
-    import datasets
-
-    return datasets.Dataset.from_list([encode_pair(tokenizer, r["dialogue"], r["references"][0],
-                                                   spec) for r in rows])
+    family = resolve_family("auto", str(spec.model_dir))
+    builder = FeatureBuilder(tokenizer, "causal", spec.max_source_length, spec.max_target_length,
+                             prompt=prompt_format(family, tokenizer, prompt_template=PROMPT))
+    return builder.build(rows, cache_dir=None).select_columns(["input_ids", "labels"])
 
 
 def lora_config(spec: LoraSpec, method: str, output_dir: Path, name: str) -> Path:
@@ -165,7 +162,7 @@ def lora_config(spec: LoraSpec, method: str, output_dir: Path, name: str) -> Pat
         model={"architecture": "auto", "checkpoint": str(spec.model_dir),
                "torch_dtype": "bfloat16" if spec.precision == "bf16" else "float32"},
         peft=peft, data={"prompt_template": PROMPT},
-        training={"logging_steps": max(1, spec.skip_steps)}, timer={"causal": True})
+        training={"logging_steps": max(1, spec.skip_steps)}, timer={"causal": True, "heldout_batch_size": spec.batch_size})
 
 
 def ours_figures(run_dir: Path) -> dict:
@@ -214,12 +211,11 @@ def train_sft(spec: LoraSpec, method: str) -> dict:
 
     tokenizer = load_tokenizer(str(spec.model_dir))
     rows = load_rows(spec.rows_spec(), "train", spec.train_limit)
-    # tokenized here, as the held-out set is: the dialogue is truncated, never the summary
-    # (SFTTrainer truncates the whole sequence, dropping examples whose summary falls off)
-    pairs = [encode_pair(tokenizer, r["dialogue"], r["references"][0], spec) for r in rows]
-    data = datasets.Dataset.from_list([
-        {"input_ids": p["input_ids"], "completion_mask": [int(x != -100) for x in p["labels"]]}
-        for p in pairs])
+    # tokenized here, as the toolkit does: SFTTrainer's own truncation cuts the end of the
+    # sequence and drops the examples whose summary falls off
+    data = pair_features(tokenizer, rows, spec).map(
+        lambda p: {"completion_mask": [int(x != -100) for x in p["labels"]]},
+        remove_columns=["labels"])
     kwargs: dict = {"dtype": torch.bfloat16 if spec.precision == "bf16" else torch.float32}
     if method == "qlora":
         from transformers import BitsAndBytesConfig
@@ -254,5 +250,5 @@ def train_sft(spec: LoraSpec, method: str) -> dict:
             "train_loss": losses[-1] if losses else None,
             "trainable_parameters": trainer.model.get_nb_trainable_parameters()[0],
             "heldout_loss": heldout_loss(trainer.model, heldout, tokenizer.pad_token_id,
-                                         causal=True)}
+                                         spec.batch_size, causal=True)}
 

@@ -29,8 +29,10 @@ class LoopTimer(Callback):
     order = AFTER_LOGGERS  # after the metric producers and MetricsHistory
 
     def __init__(self, heldout: str | None = None, skip_steps: int = 0,
-                 deadline: float | None = None, causal: bool = False) -> None:
+                 deadline: float | None = None, causal: bool = False,
+                 heldout_batch_size: int = 32) -> None:
         self.heldout = heldout
+        self.heldout_batch_size = heldout_batch_size
         self.skip_steps = skip_steps
         self.deadline = deadline
         self.causal = causal
@@ -86,5 +88,5 @@ class LoopTimer(Callback):
 
         model, tokenizer = load_trained(result.final_model_path)
         loss = heldout_loss(model, datasets.load_from_disk(self.heldout),
-                            tokenizer.pad_token_id, causal=self.causal)
+                            tokenizer.pad_token_id, self.heldout_batch_size, self.causal)
         self._append(state, {"bench/heldout_loss": loss})
