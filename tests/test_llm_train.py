@@ -20,6 +20,8 @@ from toolkit.cli import main
 from toolkit.engine.trainer import create_trainer
 from toolkit.models.loading import load_saved
 from toolkit.tracking.registry import ModelRegistry
+from toolkit.tracking.subscribers import PARAMETER_KEYS
+from toolkit.tracking.tracker import ExperimentTracker
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +89,10 @@ def test_lora_trains_only_the_adapters(trained, base):
     info = model_row["training_info"]
     assert 0 < info["trainable_parameters"] < info["num_parameters"] / 5
     assert info["adapter"]["method"] == "lora" and info["adapter"]["r"] == 8
+    # and so does the experiment, whether or not the model was registered
+    experiment = ExperimentTracker(str(tmp / "toolkit.db")).get_experiment(result.experiment_id)
+    assert {key: experiment["model_info"][key] for key in PARAMETER_KEYS} == {
+        key: info[key] for key in PARAMETER_KEYS}
 
 
 def test_export_merge_gives_a_plain_model_with_the_same_logits(trained, tmp_path):
