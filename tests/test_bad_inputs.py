@@ -145,6 +145,16 @@ def test_garbage_environment_overrides(intact, tmp_path, capsys, monkeypatch, ca
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="accelerate accepts this FSDP setting on GPUs")
+def test_a_launch_setting_accelerate_refuses(intact, tmp_path, capsys, monkeypatch, cache_dir):
+    """What `accelerate launch --config_file fsdp_llama.yaml` sets, on a machine without GPUs."""
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_SYNC_MODULE_STATES", "true")
+    code, text = train(capsys, tmp_path, cache_dir)
+    assert code == 2 and "accelerate cannot start this run" in text
+    assert "sync_module_states" in text and "FSDP on GPUs only" in text
+
+
 def test_infinite_number_in_a_config_file(intact, tmp_path, capsys):
     config = tmp_path / "inf.yaml"
     config.write_text(f"inherit: {BASE}\ntraining:\n  learning_rate: .inf\n", encoding="utf-8")

@@ -40,10 +40,6 @@ class CheckpointError(ToolkitError):
     """A checkpoint that is missing, incomplete, corrupt or incompatible with the config."""
 
 
-class TrainingInterrupted(Exception):
-    """Raised inside the loop after a preemption signal once the checkpoint is written."""
-
-
 def weights_error(source: object, error: BaseException) -> ToolkitError | None:
     """The user-facing error for model weights that cannot be read, or None for other errors.
 
@@ -86,9 +82,6 @@ def run_cli(main: Callable[..., int]) -> Callable[..., int]:
             return EXIT_USAGE
         except BrokenPipeError:
             return _stdout_closed()
-        except TrainingInterrupted as error:
-            print(f"interrupted: {error}", file=sys.stderr)
-            return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             print("interrupted.", file=sys.stderr)
             return EXIT_ABORTED

@@ -27,6 +27,7 @@ from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.deepspeed_config import check_deepspeed, deepspeed_config, fill_schedule
 from toolkit.engine.devices import choose_precision, single_cpu_process_note
 from toolkit.engine.optim import build_optimizer, build_scheduler, param_groups, warmup_steps
+from toolkit.errors import ToolkitError
 
 logger = logging.getLogger("toolkit")
 
@@ -39,8 +40,20 @@ def build_accelerator(cfg: Config) -> Accelerator:
     t = cfg.training
     precision, reason = choose_precision(t.mixed_precision)
     AcceleratorState._reset_state()  # keeps the process group, drops an earlier precision
-    accelerator = Accelerator(gradient_accumulation_steps=t.gradient_accumulation_steps,
-                              mixed_precision=precision, step_scheduler_with_optimizer=False)
+    try:
+        accelerator = Accelerator(gradient_accumulation_steps=t.gradient_accumulation_steps,
+                                  mixed_precision=precision, step_scheduler_with_optimizer=False)
+    except (ValueError, RuntimeError) as error:  # a plugin's validation (FSDP, DeepSpeed)
+        fsdp_on_cpu = (os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+                       and not torch.cuda.is_available())
+        raise ToolkitError(
+            f"accelerate cannot start this run: {error}\nThe launch settings come from the "
+            f"accelerate config file (`accelerate launch --config_file FILE`, else the default "
+            f"one `accelerate config` wrote) and the ACCELERATE_*, FSDP_* and DEEPSPEED_* "
+            f"environment variables it sets; change the setting named above there."
+            + (" This accelerate runs FSDP on GPUs only; on CPUs use accelerate_configs/cpu.yaml "
+               "(DDP) or a DeepSpeed config." if fsdp_on_cpu else "")
+        ) from None
     setup_logging(accelerator.is_main_process, cfg.general.log_level)
     if accelerator.is_main_process:
         logger.info("precision %s, from %s", precision, reason)
