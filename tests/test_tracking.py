@@ -310,6 +310,10 @@ def test_registry_versions_search_compare_and_aliases(db_path: Path) -> None:
     assert info["config"] == CONFIG and info["training_info"] == {"epochs": 3}
     assert [m["id"] for m in registry.get_best_models()] == [v2, v1, t5]
     assert [m["id"] for m in registry.get_best_models("loss", limit=1)] == [v2]  # lower is better
+    # a metric whose name says nothing (a perplexity-like score) takes its direction from `goal`
+    assert [m["id"] for m in registry.get_best_models("loss", goal="max")] == [v1, v2]
+    with pytest.raises(TrackingError, match="goal"):
+        registry.get_best_models(goal="up")
     assert [m["id"] for m in registry.search_models(architecture="kobart")] == [v2, v1]
     found = registry.search_models(min_performance={"rouge_combined_f1": 0.35, "rouge1_f1": 0.4})
     assert [m["id"] for m in found] == [v1]

@@ -130,6 +130,9 @@ def test_models_commands(database: dict[str, str], capsys) -> None:
     assert [m["id"] for m in json.loads(out)] == [database["model_b"]]
     code, out, _ = cli(capsys, "models", "best", "--metric", "loss", *db, "--json")
     assert [m["id"] for m in json.loads(out)] == [database["model_b"], database["model_a"]]
+    code, out, _ = cli(capsys, "models", "best", "--metric", "loss", "--goal", "max", *db,
+                       "--json")
+    assert [m["id"] for m in json.loads(out)] == [database["model_a"], database["model_b"]]
 
     code, out, _ = cli(capsys, "models", "search", "--architecture", "kobart", "--min",
                        "rouge_combined_f1=0.45", *db, "--json")

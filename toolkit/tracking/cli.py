@@ -56,6 +56,9 @@ def _register_models(
     parser = add("best", models_best, "The best models by one metric.")
     parser.add_argument("--metric", default=METRIC, help="Metric to rank by (%(default)s).")
     parser.add_argument("--limit", type=int, default=5, help="At most this many (%(default)s).")
+    parser.add_argument("--goal", choices=("max", "min"), default=None,
+                        help="max: highest first; min: lowest first. Default: max for ROUGE, "
+                             "accuracy, BLEU and F1 keys, min for the rest (losses).")
     parser = add("search", models_search, "Models by architecture and minimum performance.")
     parser.add_argument("--architecture", help="Only this architecture.")
     parser.add_argument(
@@ -219,7 +222,8 @@ def models_list(args: argparse.Namespace) -> int:
 
 @_handles_errors
 def models_best(args: argparse.Namespace) -> int:
-    models = _registry(args).get_best_models(metric=args.metric, limit=args.limit)
+    models = _registry(args).get_best_models(metric=args.metric, limit=args.limit,
+                                             goal=args.goal)
     return _emit(args, models, _models_table(args.metric))
 
 

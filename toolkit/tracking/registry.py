@@ -56,11 +56,15 @@ class ModelRegistry:
         return self.db.write(insert)
 
     def get_best_models(
-        self, metric: str = "rouge_combined_f1", limit: int = 5
+        self, metric: str = "rouge_combined_f1", limit: int = 5, goal: str | None = None
     ) -> list[dict[str, Any]]:
-        """Models that report ``metric``, best first (highest, or lowest for loss-like keys)."""
+        """Models that report ``metric``, best first: highest for goal ``max``, lowest for
+        ``min``; without a goal, ROUGE/accuracy/BLEU/F1 keys rank highest first, others lowest."""
+        if goal not in (None, "max", "min"):
+            raise TrackingError(f"goal must be 'max' or 'min', not {goal!r}.")
+        highest = db.higher_is_better(metric) if goal is None else goal == "max"
         scored = [m for m in self.search_models() if _number(m["performance"].get(metric))]
-        scored.sort(key=lambda m: m["performance"][metric], reverse=db.higher_is_better(metric))
+        scored.sort(key=lambda m: m["performance"][metric], reverse=highest)
         return scored[:limit]
 
     def search_models(
