@@ -162,7 +162,8 @@ def lora_config(spec: LoraSpec, method: str, output_dir: Path, name: str) -> Pat
         model={"architecture": "auto", "checkpoint": str(spec.model_dir),
                "torch_dtype": "bfloat16" if spec.precision == "bf16" else "float32"},
         peft=peft, data={"prompt_template": PROMPT},
-        training={"logging_steps": max(1, spec.skip_steps)}, timer={"causal": True, "heldout_batch_size": spec.batch_size})
+        training={"logging_steps": max(1, spec.skip_steps)},
+        timer={"causal": True, "heldout_batch_size": spec.batch_size})
 
 
 def ours_figures(run_dir: Path) -> dict:
