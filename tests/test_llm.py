@@ -256,8 +256,14 @@ def test_label_smoothing_loss_matches_the_model_loss_and_smooths(bases, examples
         plain = token_loss_sum(model, batch, tokens, kind != "t5")
         nearly = token_loss_sum(model, batch, tokens, kind != "t5", label_smoothing=1e-9)
         smooth = token_loss_sum(model, batch, tokens, kind != "t5", label_smoothing=0.1)
+        logits, labels = model(**batch).logits, batch["labels"]
     assert torch.allclose(plain, nearly, rtol=1e-4)
-    assert not torch.allclose(plain, smooth, rtol=1e-3)
+    # smoothing mixes in the mean log-probability over the vocabulary, which a random model
+    # keeps close to the target's: the formula, not a difference, is what can be checked
+    if kind != "t5":
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    log_probs = logits.float().log_softmax(-1)[labels != -100]
+    assert torch.allclose(smooth, 0.9 * plain - 0.1 * log_probs.mean(-1).sum(), rtol=1e-4)
 
 
 def test_adafactor_and_unfused_adamw_step():
