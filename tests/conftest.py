@@ -25,3 +25,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The shuffled order's seed at the end, also under -q (pytest-randomly shows it only in
+    the header, which -q hides), so a failure in CI can be replayed."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"order shuffled by pytest-randomly; replay it with "
+                                    f"pytest --randomly-seed={seed}")
