@@ -103,6 +103,19 @@ def test_sigterm_under_torchrun_saves_on_all_ranks_and_resumes(tmp_path, cache_d
     assert statuses(tmp_path / "toolkit.db") == ["completed"]
 
 
+def test_torchrun_without_a_distributed_accelerate_setup_is_refused(tmp_path, cache_dir):
+    """torchrun on CPUs without ACCELERATE_USE_CPU: accelerate sets each rank up alone."""
+    command = [*torchrun(2, free_port()), TRAIN, "--config",
+               str(ROOT / "config" / "base_config.yaml"), *tiny_overrides(tmp_path, cache_dir)]
+    env = {k: v for k, v in environment().items() if k != "ACCELERATE_USE_CPU"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0
+    assert "error: the launcher started 2 processes (WORLD_SIZE=2)" in result.stderr
+    assert "ACCELERATE_USE_CPU=true" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_failing_rank_stops_every_rank(tmp_path, cache_dir):
     entry = "{name: tests.helpers:FailAt, step: 2, rank: 1}"
     args = tiny_overrides(tmp_path, cache_dir, **{"training.max_steps": 30})

@@ -78,3 +78,20 @@ def single_cpu_process_note(num_processes: int) -> str | None:
     return ("the accelerate config asks for several CPU processes, but without an MPI launcher "
             "accelerate started one: this run trains in a single process. For several CPU "
             "processes use launch/cpu_multiprocess.sh (torchrun with gloo)")
+
+
+def lone_ranks_problem(num_processes: int) -> str | None:
+    """Why a run must not start when a launcher started several processes (WORLD_SIZE) but
+    accelerate set each up alone: every one would train the whole job into the same run dir.
+
+    torchrun on a machine without GPUs does this unless ACCELERATE_USE_CPU=true is set, and so
+    does an FSDP request there.
+    """
+    world = os.environ.get("WORLD_SIZE", "1")
+    if num_processes > 1 or not world.isdigit() or int(world) <= 1:
+        return None
+    return (f"the launcher started {world} processes (WORLD_SIZE={world}), but accelerate set "
+            f"each up as a single-process run, so each would train the whole job alone into the "
+            f"same output directory. On CPUs set ACCELERATE_USE_CPU=true (launch/"
+            f"cpu_multiprocess.sh does), or launch one process; FSDP needs GPUs.")
+

@@ -25,7 +25,11 @@ from toolkit.data.sampler import EpochBatchSampler
 from toolkit.data.splits import DialogueSplit
 from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.deepspeed_config import check_deepspeed, deepspeed_config, fill_schedule
-from toolkit.engine.devices import choose_precision, single_cpu_process_note
+from toolkit.engine.devices import (
+    choose_precision,
+    lone_ranks_problem,
+    single_cpu_process_note,
+)
 from toolkit.engine.optim import build_optimizer, build_scheduler, param_groups, warmup_steps
 from toolkit.errors import ToolkitError
 
@@ -54,6 +58,9 @@ def build_accelerator(cfg: Config) -> Accelerator:
             + (" This accelerate runs FSDP on GPUs only; on CPUs use accelerate_configs/cpu.yaml "
                "(DDP) or a DeepSpeed config." if fsdp_on_cpu else "")
         ) from None
+    lone = lone_ranks_problem(accelerator.num_processes)
+    if lone:
+        raise ToolkitError(lone)
     setup_logging(accelerator.is_main_process, cfg.general.log_level)
     if accelerator.is_main_process:
         logger.info("precision %s, from %s", precision, reason)
