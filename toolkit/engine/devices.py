@@ -1,4 +1,5 @@
-"""Device profiles: the precision rule (with TF32 on CUDA) and the one-CPU-process warning."""
+"""Device profiles: the precision rule (with TF32 on CUDA) and what to say about a launch that
+will not work as asked (one CPU process, ranks set up alone, a setting accelerate refused)."""
 
 from __future__ import annotations
 
@@ -94,4 +95,16 @@ def lone_ranks_problem(num_processes: int) -> str | None:
             f"each up as a single-process run, so each would train the whole job alone into the "
             f"same output directory. On CPUs set ACCELERATE_USE_CPU=true (launch/"
             f"cpu_multiprocess.sh does), or launch one process; FSDP needs GPUs.")
+
+
+def accelerate_refusal(error: Exception) -> str:
+    """The paragraph for a launch setting accelerate refused while building the Accelerator."""
+    fsdp_on_cpu = (os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+                   and not torch.cuda.is_available())
+    return (f"accelerate cannot start this run: {error}\nThe launch settings come from the "
+            f"accelerate config file (`accelerate launch --config_file FILE`, else the default "
+            f"one `accelerate config` wrote) and the ACCELERATE_*, FSDP_* and DEEPSPEED_* "
+            f"environment variables it sets; change the setting named above there."
+            + (" This accelerate runs FSDP on GPUs only; on CPUs use accelerate_configs/cpu.yaml "
+               "(DDP) or a DeepSpeed config." if fsdp_on_cpu else ""))
 

@@ -26,6 +26,7 @@ from toolkit.data.splits import DialogueSplit
 from toolkit.engine.batch_size import fit_micro_batch, probe_step
 from toolkit.engine.deepspeed_config import check_deepspeed, deepspeed_config, fill_schedule
 from toolkit.engine.devices import (
+    accelerate_refusal,
     choose_precision,
     lone_ranks_problem,
     single_cpu_process_note,
@@ -48,16 +49,7 @@ def build_accelerator(cfg: Config) -> Accelerator:
         accelerator = Accelerator(gradient_accumulation_steps=t.gradient_accumulation_steps,
                                   mixed_precision=precision, step_scheduler_with_optimizer=False)
     except (ValueError, RuntimeError) as error:  # a plugin's validation (FSDP, DeepSpeed)
-        fsdp_on_cpu = (os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
-                       and not torch.cuda.is_available())
-        raise ToolkitError(
-            f"accelerate cannot start this run: {error}\nThe launch settings come from the "
-            f"accelerate config file (`accelerate launch --config_file FILE`, else the default "
-            f"one `accelerate config` wrote) and the ACCELERATE_*, FSDP_* and DEEPSPEED_* "
-            f"environment variables it sets; change the setting named above there."
-            + (" This accelerate runs FSDP on GPUs only; on CPUs use accelerate_configs/cpu.yaml "
-               "(DDP) or a DeepSpeed config." if fsdp_on_cpu else "")
-        ) from None
+        raise ToolkitError(accelerate_refusal(error)) from None
     lone = lone_ranks_problem(accelerator.num_processes)
     if lone:
         raise ToolkitError(lone)
